@@ -1,0 +1,1 @@
+"""The operational database: a local PostgreSQL 15 cluster, its schema, and its runner."""

@@ -1,0 +1,101 @@
+"""Typed settings for the local stack and for every component that talks to it.
+
+Contract: nothing here touches the network or the disk at import time. `get_settings()` builds the
+settings once (from `LG_*` environment variables and an optional `.env`) and caches them; components
+receive a `StackSettings` (or one of its parts) as an argument instead of reading globals, so a test or a
+production deployment passes other locations without code changes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class PostgresSettings(BaseModel):
+    """The operational database (the legacy modules' tables) that Debezium captures."""
+
+    host: str = "127.0.0.1"
+    port: int = 55432
+    database: str = "luckygas"
+    user: str = "luckygas"
+    password: SecretStr = SecretStr("luckygas-local")
+    # Debezium's replication slot and publication; [a-z0-9_] only.
+    slot_name: str = "luckygas_cdc"
+    publication_name: str = "luckygas_cdc"
+
+    def dsn(self) -> str:
+        """A libpq connection string for this database."""
+        return (
+            f"host={self.host} port={self.port} dbname={self.database} "
+            f"user={self.user} password={self.password.get_secret_value()}"
+        )
+
+
+class KafkaSettings(BaseModel):
+    """The Kafka cluster: one KRaft node locally, any cluster in production."""
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    controller_port: int = 19093
+    topic_prefix: str = "luckygas"
+    partitions: int = 1
+    heap_mb: int = 512
+
+
+class ConnectSettings(BaseModel):
+    """Kafka Connect with the Debezium PostgreSQL connector."""
+
+    rest_url: str = "http://127.0.0.1:18083"
+    connector_name: str = "luckygas-postgres"
+    heartbeat_interval_ms: int = 5_000
+    heap_mb: int = 768
+
+
+class ClickHouseSettings(BaseModel):
+    """ClickHouse: a local server from chdb-core, or a real cluster by URL."""
+
+    host: str = "127.0.0.1"
+    http_port: int = 18123
+    tcp_port: int = 19000
+    database: str = "luckygas"
+    user: str = "default"
+    password: SecretStr = SecretStr("")
+    secure: bool = False
+
+    def http_url(self) -> str:
+        scheme = "https" if self.secure else "http"
+        return f"{scheme}://{self.host}:{self.http_port}"
+
+
+class StackSettings(BaseSettings):
+    """Everything the local stack needs; every value can be overridden by `LG_<PART>__<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LG_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    state_dir: Path = Field(default=PROJECT_ROOT / ".state")
+    postgres: PostgresSettings = PostgresSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    connect: ConnectSettings = ConnectSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    timezone: str = "Asia/Taipei"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.state_dir / "jars"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> StackSettings:
+    """The process-wide settings, built on first use."""
+    return StackSettings()
