@@ -8,6 +8,7 @@ which lets each one shut down cleanly (Kafka Connect commits its offsets on SIGT
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -40,7 +41,8 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path |
         time.sleep(0.25)
     tail = ""
     if log is not None and log.exists():
-        tail = "\n--- last lines of " + str(log) + " ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        lines = log.read_text(errors="replace").splitlines()[-30:]
+        tail = f"\n--- last lines of {log} ---\n" + "\n".join(lines)
     raise StackError(f"{what} did not become ready within {timeout:.0f}s{tail}")
 
 
@@ -101,7 +103,7 @@ class ManagedProcess:
             argv = ["runuser", "-u", self.user, "--", *argv]
         env = {**os.environ, **self.env}
         with open(self.log_file, "ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - argv is built by the stack, not from user input
+            proc = subprocess.Popen(
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.cwd, env=env, start_new_session=True,
             )
@@ -147,7 +149,5 @@ class ManagedProcess:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if the process is our child, so it does not linger as a zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
