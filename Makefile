@@ -1,0 +1,57 @@
+# The one task runner. `make help` lists the targets; CI runs `make test` (.ci/run).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install system-deps jars up down run status clean test test-unit test-integration lint bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+system-deps: ## install missing Debian packages (Java, Maven, PostgreSQL 15, Redis, RabbitMQ)
+	@bash infra/install-system.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: system-deps $(STAMP) jars ## everything the stack and the tests need (idempotent)
+
+jars: $(STAMP) ## Kafka, Kafka Connect and Debezium jars from Maven Central (cached in ~/.m2)
+	@$(PY) -c "from infra.settings import get_settings; from infra.kafka.jars import ensure_jars; ensure_jars(get_settings())"
+
+up: install ## start the stack in the background (PostgreSQL+history, ClickHouse, Kafka, Connect); returns when healthy
+	@$(PY) -m infra.stack up
+
+run: install ## the whole system in the foreground with the live simulator; Ctrl-C stops it all
+	@$(PY) -m infra.stack run
+
+down: ## stop the background stack
+	@test -x $(PY) && $(PY) -m infra.stack down || true
+
+status: ## health of every part, and where it listens
+	@$(PY) -m infra.stack status
+
+clean: ## stop everything and remove all local state (.state/)
+	@test -x $(PY) && $(PY) -m infra.stack clean || rm -rf .state
+
+lint: $(STAMP) ## ruff and mypy --strict
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
+
+test-unit: $(STAMP) ## fast tests, no network
+	@$(VENV)/bin/pytest -q tests/unit
+
+test-integration: install ## tests against real services the fixtures start (their own ports and state)
+	@$(VENV)/bin/pytest -q -m integration tests/integration
+
+test: install lint ## install everything, lint, run all tests (unit + integration)
+	@$(VENV)/bin/pytest tests/unit tests/integration
+
+bench: install ## benchmarks against the real stack; writes bench/results/*.json and the README table
+	@$(PY) -m infra.bench

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the stack and its tests need, only those that are missing.
+# Idempotent; needs root (our machines and CI run as root). Nothing here downloads outside apt.
+set -euo pipefail
+
+need=()
+command -v java >/dev/null        || need+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null         || need+=(maven)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v rabbitmq-server >/dev/null || need+=(rabbitmq-server)
+command -v runuser >/dev/null     || need+=(util-linux)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian starts these as system services on install; our stack and tests run their own instances.
+for svc in redis-server rabbitmq-server postgresql; do
+  service "$svc" stop >/dev/null 2>&1 || true
+done

@@ -1,0 +1,174 @@
+"""Bring the whole local stack up, report on it, and take it down.
+
+    python -m infra.stack up [--backfill-days N]   # start everything in the background, return when healthy
+    python -m infra.stack run                       # up, then the live simulator in the foreground; Ctrl-C stops all
+    python -m infra.stack status | down | clean
+
+Contract: every command is idempotent. `up` starts only what is not running, backfills the operational
+database only when it holds no orders, and returns (exit 0) only when PostgreSQL, ClickHouse, Kafka and
+Kafka Connect with its connector are all healthy; otherwise it exits 1 naming the failing part and the
+tail of its log. All state lives under `settings.state_dir`; `clean` stops everything and removes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+
+from infra.clickhouse.runner import clickhouse_healthy, start_clickhouse, stop_clickhouse
+from infra.kafka.broker import kafka_healthy, start_kafka, stop_kafka
+from infra.kafka.connect import connect_healthy, register_connector, start_connect, stop_connect
+from infra.kafka.jars import ensure_jars
+from infra.postgres.runner import apply_schema, postgres_healthy, start_postgres, stop_postgres
+from infra.postgres.tables import CAPTURED_TABLES
+from infra.process import StackError
+from infra.settings import StackSettings, get_settings
+
+
+@dataclass(frozen=True)
+class Part:
+    """One component of the stack and how to tell it is healthy."""
+
+    name: str
+    where: Callable[[StackSettings], str]
+    healthy: Callable[[StackSettings], bool]
+
+
+PARTS: tuple[Part, ...] = (
+    Part("postgres", lambda s: f"postgresql://{s.postgres.user}@{s.postgres.host}:{s.postgres.port}/{s.postgres.database}",
+         postgres_healthy),
+    Part("clickhouse", lambda s: f"{s.clickhouse.http_url()}/play (native :{s.clickhouse.tcp_port})",
+         clickhouse_healthy),
+    Part("kafka", lambda s: f"kafka://{s.kafka.bootstrap_servers}", kafka_healthy),
+    Part("connect", lambda s: f"{s.connect.rest_url}/connectors/{s.connect.connector_name}/status", connect_healthy),
+)
+
+
+def database_has_orders(settings: StackSettings) -> bool:
+    with psycopg.connect(settings.postgres.dsn()) as conn:
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM w200.order_master)").fetchone()
+    return bool(row and row[0])
+
+
+def simulator_command(settings: StackSettings, *args: str) -> list[str]:
+    return [sys.executable, "-m", "infra.simulator", *args]
+
+
+def backfill(settings: StackSettings, days: int, seed: int = 42, extra: tuple[str, ...] = ()) -> None:
+    """Write `days` of history into an empty operational database (skipped when it has orders)."""
+    if days <= 0 or database_has_orders(settings):
+        return
+    print(f"backfilling {days} days of history into PostgreSQL …", flush=True)
+    started = time.monotonic()
+    cmd = simulator_command(settings, "backfill", "--days", str(days), "--seed", str(seed), *extra)
+    subprocess.run(cmd, check=True)
+    print(f"backfill done in {time.monotonic() - started:.0f}s", flush=True)
+
+
+def up(settings: StackSettings, backfill_days: int, backfill_args: tuple[str, ...] = ()) -> None:
+    """Start every part that is not running and wait until all are healthy."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    ensure_jars(settings)
+    start_postgres(settings)
+    apply_schema(settings)
+    start_clickhouse(settings)
+    start_kafka(settings)
+    # History is written before Connect starts, so Debezium's snapshot carries it in one pass.
+    backfill(settings, backfill_days, extra=backfill_args)
+    start_connect(settings)
+    register_connector(settings, list(CAPTURED_TABLES))
+    wait_healthy(settings, timeout=180)
+
+
+def wait_healthy(settings: StackSettings, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        sick = [p.name for p in PARTS if not p.healthy(settings)]
+        if not sick:
+            return
+        if time.monotonic() > deadline:
+            raise StackError(f"not healthy after {timeout:.0f}s: {', '.join(sick)} (logs in {settings.logs_dir})")
+        time.sleep(1)
+
+
+def down(settings: StackSettings) -> None:
+    """Stop every part, Connect first so it commits its offsets while Kafka is still there."""
+    stop_connect(settings)
+    stop_kafka(settings)
+    stop_clickhouse(settings)
+    stop_postgres(settings)
+
+
+def status(settings: StackSettings) -> bool:
+    ok = True
+    for part in PARTS:
+        healthy = part.healthy(settings)
+        ok = ok and healthy
+        print(f"{part.name:<11} {'healthy' if healthy else 'DOWN':<8} {part.where(settings)}")
+    print(f"{'state':<11} {'':<8} {settings.state_dir} (logs: {settings.logs_dir})")
+    return ok
+
+
+def clean(settings: StackSettings) -> None:
+    """Stop everything and remove all local state (the Maven cache in ~/.m2 stays)."""
+    down(settings)
+    shutil.rmtree(settings.state_dir, ignore_errors=True)
+
+
+def run(settings: StackSettings, backfill_days: int, rate: float) -> None:
+    """`up`, print where everything is, run the live simulator until Ctrl-C, then stop everything."""
+    up(settings, backfill_days)
+    status(settings)
+    print(f"\nlive simulator at {rate} business actions/s — Ctrl-C stops the whole stack\n", flush=True)
+    live = subprocess.Popen(simulator_command(settings, "live", "--rate", str(rate)))
+    try:
+        live.wait()
+    except KeyboardInterrupt:
+        live.send_signal(signal.SIGINT)
+        live.wait(timeout=30)
+    finally:
+        print("\nstopping the stack …", flush=True)
+        down(settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.stack", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="start everything in the background; return when healthy")
+    p_run = sub.add_parser("run", help="up + live simulator in the foreground; Ctrl-C stops everything")
+    for p in (p_up, p_run):
+        p.add_argument("--backfill-days", type=int, default=90)
+    p_run.add_argument("--rate", type=float, default=1.0, help="live simulator pace (see infra.simulator)")
+    sub.add_parser("down")
+    sub.add_parser("status")
+    sub.add_parser("clean")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    try:
+        if args.command == "up":
+            up(settings, args.backfill_days)
+            return 0 if status(settings) else 1
+        if args.command == "run":
+            run(settings, args.backfill_days, args.rate)
+        elif args.command == "down":
+            down(settings)
+        elif args.command == "status":
+            return 0 if status(settings) else 1
+        elif args.command == "clean":
+            clean(settings)
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
