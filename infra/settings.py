@@ -99,3 +99,14 @@ class StackSettings(BaseSettings):
 def get_settings() -> StackSettings:
     """The process-wide settings, built on first use."""
     return StackSettings()
+
+
+def settings_env(settings: StackSettings) -> dict[str, str]:
+    """The `LG_*` environment that rebuilds `settings` in a child process (e.g. the simulator)."""
+    env: dict[str, str] = {"LG_STATE_DIR": str(settings.state_dir), "LG_TIMEZONE": settings.timezone}
+    for part in ("postgres", "kafka", "connect", "clickhouse"):
+        model: BaseModel = getattr(settings, part)
+        for name, value in model.model_dump().items():
+            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"LG_{part.upper()}__{name.upper()}"] = str(raw).lower() if isinstance(raw, bool) else str(raw)
+    return env

@@ -13,6 +13,7 @@ tail of its log. All state lives under `settings.state_dir`; `clean` stops every
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import subprocess
@@ -30,7 +31,7 @@ from infra.kafka.jars import ensure_jars
 from infra.postgres.runner import apply_schema, postgres_healthy, start_postgres, stop_postgres
 from infra.postgres.tables import CAPTURED_TABLES
 from infra.process import StackError
-from infra.settings import StackSettings, get_settings
+from infra.settings import StackSettings, get_settings, settings_env
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,13 @@ def database_has_orders(settings: StackSettings) -> bool:
     return bool(row and row[0])
 
 
-def simulator_command(settings: StackSettings, *args: str) -> list[str]:
+def simulator_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "infra.simulator", *args]
+
+
+def child_env(settings: StackSettings) -> dict[str, str]:
+    """The environment of a child process that must see these same settings."""
+    return {**os.environ, **settings_env(settings)}
 
 
 def backfill(settings: StackSettings, days: int, seed: int = 42, extra: tuple[str, ...] = ()) -> None:
@@ -68,8 +74,8 @@ def backfill(settings: StackSettings, days: int, seed: int = 42, extra: tuple[st
         return
     print(f"backfilling {days} days of history into PostgreSQL …", flush=True)
     started = time.monotonic()
-    cmd = simulator_command(settings, "backfill", "--days", str(days), "--seed", str(seed), *extra)
-    subprocess.run(cmd, check=True)
+    cmd = simulator_command("backfill", "--days", str(days), "--seed", str(seed), *extra)
+    subprocess.run(cmd, check=True, env=child_env(settings))
     print(f"backfill done in {time.monotonic() - started:.0f}s", flush=True)
 
 
@@ -128,7 +134,7 @@ def run(settings: StackSettings, backfill_days: int, rate: float) -> None:
     up(settings, backfill_days)
     status(settings)
     print(f"\nlive simulator at {rate} business actions/s — Ctrl-C stops the whole stack\n", flush=True)
-    live = subprocess.Popen(simulator_command(settings, "live", "--rate", str(rate)))
+    live = subprocess.Popen(simulator_command("live", "--rate", str(rate)), env=child_env(settings))
     try:
         live.wait()
     except KeyboardInterrupt:

@@ -1,0 +1,30 @@
+"""The stack the integration tests run against: the same `infra.stack.up` as `make up`, on its own
+ports and state directory (so a developer's running `make run` is not disturbed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infra.settings import (
+    PROJECT_ROOT,
+    ClickHouseSettings,
+    ConnectSettings,
+    KafkaSettings,
+    PostgresSettings,
+    StackSettings,
+)
+
+# A small but complete history: every table gets rows, in seconds rather than minutes.
+TEST_BACKFILL_DAYS = 2
+TEST_BACKFILL_ARGS = ("--customers", "800")
+
+
+def test_stack_settings(state_dir: Path | None = None) -> StackSettings:
+    """Settings for the integration-test stack (ports shifted by +100 from the defaults)."""
+    return StackSettings(
+        state_dir=state_dir or PROJECT_ROOT / ".state" / "test",
+        postgres=PostgresSettings(port=55532, slot_name="luckygas_test", publication_name="luckygas_test"),
+        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:19192", controller_port=19193),
+        connect=ConnectSettings(rest_url="http://127.0.0.1:18183", heartbeat_interval_ms=1_000),
+        clickhouse=ClickHouseSettings(http_port=18223, tcp_port=19100),
+    )
