@@ -1,0 +1,1 @@
+"""Integration tests of connectors.bank (a real asyncssh SFTP server started by the tests)."""
