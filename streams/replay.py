@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,9 @@ async def read_to_end(bootstrap: str, topics: Iterable[str], timeout: float = 60
     """Every record of `topics` from the start (or `from_offsets`) up to the end offsets seen now."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest", group_id=None)
+    partitions = await topic_partitions(bootstrap, list(topics))
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         if not partitions:
             return []
         consumer.assign(partitions)
@@ -66,6 +67,21 @@ async def _drain(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int], ti
             if await consumer.position(tp) >= ends[tp]:
                 pending.discard(tp)
     return records
+
+
+async def topic_partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
+    """The partitions of those of `topics` that exist (a missing topic has none)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return sorted(
+        TopicPartition(d["topic"], p["partition"])
+        for d in described if d.get("error_code", 0) == 0
+        for p in d.get("partitions", [])
+    )
 
 
 async def topic_names(bootstrap: str) -> set[str]:

@@ -1,0 +1,1 @@
+"""The Debezium PostgreSQL connector: how the operational database's changes reach Kafka."""

@@ -1,0 +1,1 @@
+"""Apache Kafka (KRaft, one node) and Kafka Connect with Debezium, run from Maven Central jars."""
