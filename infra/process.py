@@ -46,6 +46,11 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path |
     raise StackError(f"{what} did not become ready within {timeout:.0f}s{tail}")
 
 
+# Popen objects of the background processes we started: kept so that Python does not warn about (or
+# reap) a child that is meant to outlive the call that started it.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -107,6 +112,7 @@ class ManagedProcess:
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.cwd, env=env, start_new_session=True,
             )
+        _STARTED.append(proc)
         self.pid_file.write_text(str(proc.pid))
         return proc.pid
 

@@ -7,6 +7,7 @@ It never commits offsets (no consumer group), so it disturbs no other reader.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,13 +29,20 @@ class RawRecord:
     received_at: float  # time.time() when this reader got it
 
 
+async def start_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Start a consumer and let its background tasks begin: aiokafka 0.14 raises CancelledError from
+    stop() when a group-less consumer is stopped before its reset task ever ran."""
+    await consumer.start()
+    await asyncio.sleep(0)
+
+
 async def read_to_end(bootstrap: str, topics: Iterable[str], timeout: float = 60.0,
                       from_offsets: dict[TopicPartition, int] | None = None) -> list[RawRecord]:
     """Every record of `topics` from the start (or `from_offsets`) up to the end offsets seen now."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest", group_id=None)
     partitions = await topic_partitions(bootstrap, list(topics))
-    await consumer.start()
+    await start_consumer(consumer)
     try:
         if not partitions:
             return []
@@ -87,7 +95,7 @@ async def topic_partitions(bootstrap: str, topics: list[str]) -> list[TopicParti
 async def topic_names(bootstrap: str) -> set[str]:
     """The topics that exist on the cluster now."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
+    await start_consumer(consumer)
     try:
         return set(await consumer.topics())
     finally:

@@ -16,7 +16,7 @@ from infra.settings import (
 
 # A small but complete history: every table gets rows, in seconds rather than minutes.
 TEST_BACKFILL_DAYS = 2
-TEST_BACKFILL_ARGS = ("--customers", "800")
+TEST_BACKFILL_ARGS = ("--customers", "800", "--orders-per-day", "300")
 
 
 def test_stack_settings(state_dir: Path | None = None) -> StackSettings:
