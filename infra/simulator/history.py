@@ -23,6 +23,7 @@ from infra.simulator.world import (
     World,
     current_prices,
     daily_orders,
+    invoice_header,
     new_customer,
     order_hour,
     order_lines,
@@ -31,12 +32,6 @@ from infra.simulator.world import (
 )
 
 CENT = Decimal("0.01")
-
-
-def invoice_no(day: date, serial: int) -> str:
-    """E-invoice numbers: a two-letter track per two-month period, then an 8-digit serial."""
-    track = (day.year * 6 + (day.month - 1) // 2) % (26 * 26)
-    return f"{chr(65 + track // 26)}{chr(65 + track % 26)}{serial % 10**8:08d}"
 
 
 class History:
@@ -253,24 +248,9 @@ class History:
         issued = order["delivered_at"]
         inv_day = issued.date()
         invoice_id = ids.next("w500.invoice_header")
-        invoice: Row = {
-            "invoice_id": invoice_id,
-            "invoice_no": invoice_no(inv_day, invoice_id),
-            "order_id": order["order_id"],
-            "customer_id": customer.customer_id,
-            "buyer_tax_id": customer.tax_id,
-            "invoice_type": "B2B" if customer.tax_id else "B2C",
-            "invoice_date": inv_day,
-            "due_date": inv_day + timedelta(days=customer.credit_terms_days),
-            "status": "issued",
-            "sales_amount": order["subtotal"],
-            "tax_amount": order["tax_amount"],
-            "total_amount": order["total_amount"],
-            "paid_amount": Decimal("0.00"),
-            "voided_at": None,
-            "created_at": issued,
-            "updated_at": issued,
-        }
+        invoice = invoice_header(
+            invoice_id, order["order_id"], customer, inv_day, order["subtotal"], order["tax_amount"], issued
+        )
         self.rows["w500.invoice_header"].append(invoice)
         for d in details:
             self.rows["w500.invoice_detail"].append(

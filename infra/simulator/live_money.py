@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from infra.clock import business_day
-from infra.simulator.history import invoice_no
 from infra.simulator.live_orders import CENT, Writer, log_status
 from infra.simulator.live_state import LiveState, OpenOrder
+from infra.simulator.world import invoice_header
 
 ZERO = Decimal("0.00")
 
@@ -70,26 +70,7 @@ def fulfil(w: Writer, rng: random.Random, state: LiveState, order: OpenOrder, no
     tax = sum((ln["tax_amount"] for ln in order.lines), ZERO)
     day = business_day(now)
     invoice_id = w.next_id("w500.invoice_header", "invoice_id")
-    w.insert(
-        "w500.invoice_header",
-        {
-            "invoice_id": invoice_id,
-            "invoice_no": invoice_no(day, invoice_id),
-            "order_id": order.order_id,
-            "customer_id": customer.customer_id,
-            "buyer_tax_id": customer.tax_id,
-            "invoice_type": "B2B" if customer.tax_id else "B2C",
-            "invoice_date": day,
-            "due_date": day + timedelta(days=customer.credit_terms_days),
-            "status": "issued",
-            "sales_amount": subtotal,
-            "tax_amount": tax,
-            "total_amount": subtotal + tax,
-            "paid_amount": ZERO,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
+    w.insert("w500.invoice_header", invoice_header(invoice_id, order.order_id, customer, day, subtotal, tax, now))
     for ln in order.lines:
         w.insert(
             "w500.invoice_detail",

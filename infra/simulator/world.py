@@ -265,3 +265,33 @@ def end_of_day(day: date) -> datetime:
 
 def days(n: int) -> timedelta:
     return timedelta(days=n)
+
+
+def invoice_no(day: date, serial: int) -> str:
+    """E-invoice numbers: a two-letter track per two-month period, then an 8-digit serial."""
+    track = (day.year * 6 + (day.month - 1) // 2) % (26 * 26)
+    return f"{chr(65 + track // 26)}{chr(65 + track % 26)}{serial % 10**8:08d}"
+
+
+def invoice_header(
+    invoice_id: int, order_id: int, customer: Customer, day: date, subtotal: Decimal, tax: Decimal, at: datetime
+) -> Row:
+    """The e-invoice of a delivered order: B2B when the buyer has a 統一編號, due after the credit terms."""
+    return {
+        "invoice_id": invoice_id,
+        "invoice_no": invoice_no(day, invoice_id),
+        "order_id": order_id,
+        "customer_id": customer.customer_id,
+        "buyer_tax_id": customer.tax_id,
+        "invoice_type": "B2B" if customer.tax_id else "B2C",
+        "invoice_date": day,
+        "due_date": day + timedelta(days=customer.credit_terms_days),
+        "status": "issued",
+        "sales_amount": subtotal,
+        "tax_amount": tax,
+        "total_amount": subtotal + tax,
+        "paid_amount": Decimal("0.00"),
+        "voided_at": None,
+        "created_at": at,
+        "updated_at": at,
+    }

@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from infra.simulator.history import generate, invoice_no
+from infra.simulator.history import generate
 from infra.simulator.identity import DISTRICTS, address_in, make_ubn, ubn_is_valid, virtual_account
 from infra.simulator.money import split_tax, tax_of
+from infra.simulator.world import invoice_no
 
 
 @pytest.mark.parametrize(("ubn", "valid"), [("04595257", True), ("04595258", False), ("10458575", True),
