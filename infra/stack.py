@@ -133,7 +133,7 @@ def run(settings: StackSettings, backfill_days: int, rate: float) -> None:
     """`up`, print where everything is, run the live simulator until Ctrl-C, then stop everything."""
     up(settings, backfill_days)
     status(settings)
-    print(f"\nlive simulator at {rate} business actions/s — Ctrl-C stops the whole stack\n", flush=True)
+    print(f"\nlive simulator at {rate} row changes/s — Ctrl-C stops the whole stack\n", flush=True)
     live = subprocess.Popen(simulator_command("live", "--rate", str(rate)), env=child_env(settings))
     try:
         live.wait()
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="up + live simulator in the foreground; Ctrl-C stops everything")
     for p in (p_up, p_run):
         p.add_argument("--backfill-days", type=int, default=90)
-    p_run.add_argument("--rate", type=float, default=1.0, help="live simulator pace (see infra.simulator)")
+    p_run.add_argument("--rate", type=float, default=2.0, help="live simulator pace, row changes per second")
     sub.add_parser("down")
     sub.add_parser("status")
     sub.add_parser("clean")
