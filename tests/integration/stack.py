@@ -14,9 +14,10 @@ from infra.settings import (
     StackSettings,
 )
 
-# A small but complete history: every table gets rows, in seconds rather than minutes.
-TEST_BACKFILL_DAYS = 2
-TEST_BACKFILL_ARGS = ("--customers", "800", "--orders-per-day", "300")
+# A small but complete history: long enough for credit-term payments to fall due (30 days), thin enough
+# (80 orders a day) to load and snapshot in seconds.
+TEST_BACKFILL_DAYS = 40
+TEST_BACKFILL_ARGS = ("--customers", "800", "--orders-per-day", "80")
 
 
 def test_stack_settings(state_dir: Path | None = None) -> StackSettings:
