@@ -1,74 +1,138 @@
-"""python -m infra.simulator backfill|live … (reads the database location from the LG_* settings)."""
+"""python -m infra.simulator backfill|live … (reads the database location from the LG_* settings).
+
+Both modes print one JSON line as their last line of output (what they did, with counts per table);
+progress lines come before it. Exit status 2: the backfill was refused or live mode cannot start.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-import time
 from datetime import date, timedelta
+from types import FrameType
+from typing import Any
+
+import psycopg
 
 from infra.clock import SystemClock, business_day
 from infra.settings import get_settings
-from infra.simulator.history import generate
-from infra.simulator.live import LiveSimulator
-from infra.simulator.loader import BackfillRefused, load_history
+from infra.simulator.backfill import BackfillPlan, backfill
+from infra.simulator.checks import INVARIANTS, broken_invariants
+from infra.simulator.dbworld import EmptyDatabase
+from infra.simulator.live import ClockBehindBooks, LiveSimulator
+from infra.simulator.loader import BackfillRefused
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0: {text}")
+        return value
+
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m infra.simulator", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="mode", required=True)
+    back = sub.add_parser("backfill", help="write N days of consistent history (into an empty database)")
+    back.add_argument("--days", type=_positive(int), default=90)
+    back.add_argument("--end", type=date.fromisoformat, default=None, help="last day (default: yesterday, Taipei)")
+    back.add_argument("--seed", type=int, default=42)
+    back.add_argument("--customers", type=_positive(int), default=50_000)
+    back.add_argument("--products", type=_positive(int), default=500)
+    back.add_argument("--orders-per-day", type=int, default=1_000, help="before season and weekday factors")
+    back.add_argument(
+        "--append",
+        action="store_true",
+        help="continue the history in a database that has one (days after its last order)",
+    )
+    live = sub.add_parser("live", help="the business going on now")
+    live.add_argument(
+        "--rate", type=_positive(float), default=5.0, help="row changes per second (the spec's pace is ~2/s)"
+    )
+    live.add_argument(
+        "--duration", type=_positive(float), default=None, help="seconds (default: until Ctrl-C or SIGTERM)"
+    )
+    live.add_argument("--seed", type=int, default=43)
+    sub.add_parser("check", help="verify the invariants the simulator keeps (exit status 1 when one is broken)")
+    return parser
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM ends live mode like Ctrl-C: the open transaction rolls back, the summary is printed."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _backfill(args: argparse.Namespace, dsn: str) -> dict[str, Any]:
+    end = args.end or business_day(SystemClock().now()) - timedelta(days=1)
+    plan = BackfillPlan(
+        days=args.days,
+        end=end,
+        seed=args.seed,
+        customers=args.customers,
+        products=args.products,
+        orders_per_day=args.orders_per_day,
+    )
+    report = backfill(dsn, plan, append=args.append)
+    return {
+        "mode": "backfill",
+        "appended": report.appended,
+        "days": args.days,
+        "start": str(report.start),
+        "end": str(report.end),
+        "rows": report.rows,
+        "seconds": round(report.seconds, 1),
+        "rows_per_second": round(report.rows / report.seconds) if report.seconds else None,
+        "tables": dict(report.inserted),
+        "updated": dict(report.updated),
+    }
+
+
+def _live(args: argparse.Namespace, dsn: str) -> dict[str, Any]:
+    _interrupt_on_sigterm()
+    progress = lambda line: print(line, flush=True)  # noqa: E731
+    result = LiveSimulator(dsn, args.seed, args.rate, progress=progress).run(args.duration)
+    return {
+        "mode": "live",
+        "target_rate": args.rate,
+        "seconds": round(result.seconds, 1),
+        "row_changes": result.total_changes,
+        "rate": round(result.rate, 1),
+        "kept_up": result.kept_up,
+        "transactions": result.transactions,
+        "days_closed": result.days_closed,
+        "changes": dict(result.changes),
+        "operations": result.by_operation(),
+        "actions": dict(result.actions),
+    }
+
+
+def _check(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        broken = broken_invariants(conn)
+    print(json.dumps({"mode": "check", "invariants": len(INVARIANTS), "broken": broken}, ensure_ascii=False))
+    return 1 if broken else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.simulator")
-    sub = parser.add_subparsers(dest="mode", required=True)
-    back = sub.add_parser("backfill", help="write N days of consistent history into an empty database")
-    back.add_argument("--days", type=int, default=90)
-    back.add_argument("--seed", type=int, default=42)
-    back.add_argument("--customers", type=int, default=50_000)
-    back.add_argument("--orders-per-day", type=int, default=1_000)
-    back.add_argument("--end", type=date.fromisoformat, default=None, help="last day (default: yesterday, Taipei)")
-    live = sub.add_parser("live", help="the business going on now")
-    live.add_argument("--rate", type=float, default=5.0, help="row changes per second (the spec's pace is ~1/s)")
-    live.add_argument("--duration", type=float, default=None, help="seconds (default: until Ctrl-C)")
-    live.add_argument("--seed", type=int, default=43)
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     dsn = get_settings().postgres.dsn()
-    if args.mode == "backfill":
-        end = args.end or business_day(SystemClock().now()) - timedelta(days=1)
-        started = time.monotonic()
-        rows, _ = generate(args.seed, args.days, end, args.customers, args.orders_per_day)
-        try:
-            counts = load_history(dsn, rows)
-        except BackfillRefused as error:
-            print(f"backfill refused: {error}", file=sys.stderr)
-            return 2
-        print(
-            json.dumps(
-                {
-                    "mode": "backfill",
-                    "days": args.days,
-                    "end": str(end),
-                    "rows": sum(counts.values()),
-                    "seconds": round(time.monotonic() - started, 1),
-                    "tables": counts,
-                },
-                ensure_ascii=False,
-            )
-        )
-        return 0
-    result = LiveSimulator(dsn, args.seed, args.rate, progress=lambda line: print(line, flush=True)).run(args.duration)
-    print(
-        json.dumps(
-            {
-                "mode": "live",
-                "seconds": round(result.seconds, 1),
-                "row_changes": result.total_changes,
-                "rate": round(result.rate, 1),
-                "transactions": result.transactions,
-                "changes": dict(result.changes),
-                "actions": dict(result.actions),
-            },
-            ensure_ascii=False,
-        ),
-        flush=True,
-    )
+    if args.mode == "check":
+        return _check(dsn)
+    try:
+        summary = _backfill(args, dsn) if args.mode == "backfill" else _live(args, dsn)
+    except (BackfillRefused, EmptyDatabase, ClockBehindBooks) as error:
+        print(f"{args.mode} refused: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, ensure_ascii=False), flush=True)
     return 0
 
 

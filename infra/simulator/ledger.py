@@ -1,258 +1,281 @@
-"""Stock movements and the general ledger that follow from the day's business.
+"""The general ledger: which journals the business produces, and their rows.
 
-Invariants kept: warehouse_stock.qty_full / qty_empty = sum of that warehouse and product's movements;
-every journal balances (debits = credits); account_balance per (account, period, cost centre) holds the
-period's debits and credits and closing = opening + debits - credits, opening = previous closing.
+A day's business is booked by the day close (日結), per branch (= cost centre), from that day's totals:
+sales (AR / revenue / output tax), deposits, cost of sales, stock purchases and count adjustments,
+receipts and reversed receipts, and the cash taken to the bank. Fuel is booked per completed dispatch
+run, fixed costs at each month end, other expenses when they occur. The same journal shapes serve the
+backfill (totals kept in memory) and live mode (totals summed in SQL), so the ledger always ties to the
+sub-ledgers: for every closed day, AR = unpaid invoice amounts, output tax = invoice tax, revenue =
+invoice sales, inventory = stock on hand at standard cost.
+
+Invariants: every journal balances (debits = credits per journal_no); every line has exactly one of
+debit and credit non-zero; account_balance holds each (account, period, cost centre)'s debits and
+credits with closing = opening + debits - credits and opening = the previous period's closing.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from infra.simulator.reference import BRANCHES, Product
-from infra.simulator.world import Row, World, taipei
+from infra.simulator.orders import taipei
+from infra.simulator.world import Row, World
 
 ZERO = Decimal("0.00")
+FUEL_PER_KM = Decimal("6.5")  # TWD of diesel per kilometre driven
 REVENUE_ACCOUNT = {
     "gas_refill": "4101",
     "new_cylinder": "4102",
     "appliance": "4102",
     "accessory": "4102",
-    "service": "4111",
     "cylinder_deposit": "4102",
+    "service": "4111",
 }
-FUEL_PER_KM = Decimal("6.5")
+INVENTORY_ACCOUNT = {"gas": "1231", "goods": "1232"}
+COGS_ACCOUNT = {"gas": "5101", "goods": "5102"}
 MONTHLY_COSTS = (
-    ("6101", "2171", 380_000, "薪資"),
-    ("6102", "1113", 85_000, "租金"),
-    ("6105", "1113", 18_000, "水電"),
-    ("6106", "1113", 9_000, "保險"),
-    ("6107", "1232", 24_000, "折舊"),
+    ("6101", "2171", 380_000, "本月薪資"),
+    ("6102", "1113", 85_000, "本月租金"),
+    ("6105", "1113", 18_000, "本月水電"),
+    ("6106", "1113", 9_000, "本月保險"),
+    ("6107", "1559", 24_000, "本月折舊"),
+)
+# Keys of a day's totals per branch (all TWD):
+TOTAL_KEYS = (
+    "4101",
+    "4102",
+    "4111",  # revenue by account (invoice line amounts)
+    "tax",
+    "ar",  # invoice tax and invoice totals
+    "deposits",  # cylinder deposits collected (a liability, not revenue)
+    "cogs_gas",
+    "cogs_goods",  # standard cost of what was delivered
+    "purchase_gas",
+    "purchase_goods",  # standard cost of what the supplier brought
+    "adjust_gas",
+    "adjust_goods",  # count differences at standard cost (negative: shrinkage)
+    "cash_in",
+    "bank_in",  # receipts (card and cheque count as bank)
+    "bank_reversed",  # receipts reversed (mis-assigned transfers)
 )
 
-
-def tracked(p: Product) -> bool:
-    return p.product_type in ("gas_refill", "new_cylinder", "appliance", "accessory")
+Line = tuple[str, Decimal, Decimal, str]  # account, debit, credit, cost centre
 
 
-class Book:
-    """Collects the day's effects; `close` turns them into movement, stock and ledger rows."""
+@dataclass(frozen=True)
+class Journal:
+    day: date
+    module: str  # W200 … W700
+    lines: list[Line]
+    description_zh: str
+    source_ref: str | None
 
-    def __init__(self, world: World, start: date) -> None:
-        self.world = world
-        self.start = start
-        self.products = {p.product_id: p for p in world.ref.products}
-        self.stock: dict[tuple[str, int], list[int]] = {}  # (warehouse, product) -> [stock_id, full, empty]
-        self.movements: list[Row] = []
-        self.delivered: dict[tuple[date, str, int], int] = defaultdict(int)
-        self.daily: dict[tuple[date, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        self.runs: list[tuple[date, str, Decimal]] = []
+    @property
+    def balanced(self) -> bool:
+        return sum(d for _, d, _, _ in self.lines) == sum(c for _, _, c, _ in self.lines)
 
-    # ------------------------------------------------------------ effects
-    def open_stock(self, rows: dict[str, list[Row]]) -> None:
-        at = taipei(self.start, 0)
-        for code, *_ in BRANCHES:
-            for p in self.world.ref.products:
-                if tracked(p):
-                    qty = (100 if p.cylinder_kg == 50 else 300) if p.product_type == "gas_refill" else 8
-                    self.stock[(code, p.product_id)] = [self.world.ids.next("w300.warehouse_stock"), 0, 0]
-                    self._move(code, p.product_id, "opening", qty, 0, "opening", None, at)
 
-    def _move(
-        self, wh: str, pid: int, kind: str, qty: int, empty: int, ref_type: str | None, ref_id: int | None, at: datetime
-    ) -> None:
-        self.movements.append(
+def dr(account: str, amount: Decimal, branch: str) -> Line:
+    """A debit line (a negative amount becomes a credit, so signed totals book the right way round)."""
+    return (account, amount, ZERO, branch) if amount >= 0 else (account, ZERO, -amount, branch)
+
+
+def cr(account: str, amount: Decimal, branch: str) -> Line:
+    return (account, ZERO, amount, branch) if amount >= 0 else (account, -amount, ZERO, branch)
+
+
+def day_ref(day: date) -> str:
+    """source_ref of the day close's journals: the mark by which live mode finds the last closed day."""
+    return f"DAY-{day:%Y-%m-%d}"
+
+
+def day_journals(day: date, branch: str, t: dict[str, Decimal], fuel_km: dict[str, Decimal]) -> list[Journal]:
+    """The day close of one branch from its totals (missing keys count as zero) and the kilometres each of
+    its vehicles drove on runs that ended that day (fuel is paid by card, one charge per vehicle a day)."""
+    g = defaultdict(lambda: ZERO, t)
+    ref = day_ref(day)
+    out: list[Journal] = []
+
+    def add(module: str, text: str, *lines: Line) -> None:
+        kept = [line for line in lines if line[1] or line[2]]
+        if kept:
+            out.append(Journal(day, module, kept, text, ref))
+
+    add(
+        "W500",
+        "銷貨日結",
+        dr("1191", g["ar"], branch),
+        *(cr(a, g[a], branch) for a in ("4101", "4102", "4111")),
+        cr("2194", g["tax"], branch),
+    )
+    add("W200", "鋼瓶押金收取", dr("1101", g["deposits"], branch), cr("2201", g["deposits"], branch))
+    for cls in ("gas", "goods"):
+        add(
+            "W300",
+            "銷貨成本",
+            dr(COGS_ACCOUNT[cls], g[f"cogs_{cls}"], branch),
+            cr(INVENTORY_ACCOUNT[cls], g[f"cogs_{cls}"], branch),
+        )
+        add(
+            "W300",
+            "進貨",
+            dr(INVENTORY_ACCOUNT[cls], g[f"purchase_{cls}"], branch),
+            cr("2101", g[f"purchase_{cls}"], branch),
+        )
+        add(
+            "W300",
+            "盤點調整",
+            dr(INVENTORY_ACCOUNT[cls], g[f"adjust_{cls}"], branch),
+            cr("6108", g[f"adjust_{cls}"], branch),
+        )
+    received = g["cash_in"] + g["bank_in"]
+    add(
+        "W500",
+        "收款日結",
+        dr("1101", g["cash_in"], branch),
+        dr("1113", g["bank_in"], branch),
+        cr("1191", received, branch),
+    )
+    add("W500", "沖銷收款", dr("1191", g["bank_reversed"], branch), cr("1113", g["bank_reversed"], branch))
+    add("W600", "現金存入銀行", dr("1113", g["cash_in"], branch), cr("1101", g["cash_in"], branch))
+    for plate, km in sorted(fuel_km.items()):
+        fuel = (km * FUEL_PER_KM).quantize(Decimal("0.01"))
+        add("W700", f"配送燃料費 {plate}", dr("6103", fuel, branch), cr("1113", fuel, branch))
+    return out
+
+
+def month_end_journals(day: date, branch: str) -> list[Journal]:
+    """Salaries, rent, utilities, insurance and depreciation of the month, on its last day."""
+    return [
+        Journal(
+            day,
+            "W600",
+            [(debit, Decimal(v), ZERO, branch), (credit, ZERO, Decimal(v), branch)],
+            text,
+            f"MONTH-{day:%Y-%m}",
+        )
+        for debit, credit, v, text in MONTHLY_COSTS
+    ]
+
+
+def is_month_end(day: date) -> bool:
+    return (day + timedelta(days=1)).day == 1
+
+
+def opening_journal(day: date, branch: str, value: dict[str, Decimal]) -> Journal:
+    """Opening stock at standard cost, against share capital."""
+    cent = Decimal("0.01")
+    lines: list[Line] = [(INVENTORY_ACCOUNT[c], v.quantize(cent), ZERO, branch) for c, v in value.items() if v]
+    total = sum((d for _, d, _, _ in lines), ZERO)
+    return Journal(day, "W300", [*lines, ("3101", ZERO, total, branch)], "期初存貨", "OPENING")
+
+
+def journal_rows(world: World, journal: Journal, at: datetime, posted_by: int | None) -> list[Row]:
+    """gl_transaction rows; the journal number carries the day and the first line's id (unique)."""
+    if not journal.balanced:
+        raise ValueError(f"unbalanced journal {journal}")
+    rows: list[Row] = []
+    for line_no, (account, debit, credit, branch) in enumerate(journal.lines, start=1):
+        txn_id = world.ids.next("w600.gl_transaction")
+        number = rows[0]["journal_no"] if rows else f"J{journal.day:%Y%m%d}-{txn_id:08d}"
+        rows.append(
             {
-                "movement_id": self.world.ids.next("w300.stock_movement"),
-                "warehouse_code": wh,
-                "product_id": pid,
-                "movement_type": kind,
-                "quantity": qty,
-                "empty_quantity": empty,
-                "reference_type": ref_type,
-                "reference_id": ref_id,
-                "moved_at": at,
-                "employee_id": None,
+                "txn_id": txn_id,
+                "journal_no": number,
+                "line_no": line_no,
+                "account_code": account,
+                "posting_date": journal.day,
+                "period": f"{journal.day:%Y-%m}",
+                "debit": debit,
+                "credit": credit,
+                "cost_center": branch,
+                "source_module": journal.module,
+                "source_ref": journal.source_ref,
+                "description_zh": journal.description_zh,
+                "posted_by": posted_by,
                 "created_at": at,
                 "updated_at": at,
             }
         )
-        entry = self.stock[(wh, pid)]
-        entry[1] += qty
-        entry[2] += empty
-
-    def sale(self, order: Row, details: list[Row], customer: Any, invoice: Row) -> None:
-        day, branch = invoice["invoice_date"], order["branch_code"]
-        totals = self.daily[(day, branch)]
-        for d in details:
-            p = self.products[d["product_id"]]
-            totals[REVENUE_ACCOUNT[p.product_type]] += d["line_amount"]
-            totals["deposits"] += d["deposit_amount"]
-            if tracked(p):
-                self._move(
-                    branch,
-                    p.product_id,
-                    "delivery",
-                    -d["quantity"],
-                    d["cylinders_returned"] if p.product_type == "gas_refill" else 0,
-                    "order",
-                    order["order_id"],
-                    order["delivered_at"],
-                )
-                self.delivered[(day, branch, p.product_id)] += d["quantity"]
-                totals["cogs_gas" if p.product_type == "gas_refill" else "cogs_goods"] += (
-                    p.standard_cost * d["quantity"]
-                )
-        totals["tax"] += invoice["tax_amount"]
-        totals["ar"] += invoice["total_amount"]
-
-    def receipt(self, branch: str, day: date, amount: Decimal, method: str) -> None:
-        self.daily[(day, branch)]["cash_in" if method == "cash" else "bank_in"] += amount
-
-    def run_expense(self, branch: str, day: date, km: Decimal) -> None:
-        self.runs.append((day, branch, km))
-
-    def day_entries(self, rows: dict[str, list[Row]], day: date) -> None:
-        """Restock at 06:30 what the branch delivered that day; the supplier takes the empties back."""
-        at = taipei(day, 6, 30)
-        for (d, branch, pid), qty in list(self.delivered.items()):
-            if d != day:
-                continue
-            restock = -(-qty // 10) * 10
-            empties = min(self.stock[(branch, pid)][2], restock)
-            self._move(branch, pid, "receipt", restock, -empties, "purchase", None, at)
-
-    # ------------------------------------------------------------ closing
-    def close(self, rows: dict[str, list[Row]], end: date) -> None:
-        rows["w300.stock_movement"].extend(sorted(self.movements, key=lambda m: m["movement_id"]))
-        for (wh, pid), (stock_id, full, empty) in self.stock.items():
-            gas = self.products[pid].product_type == "gas_refill"
-            reorder = (30 if self.products[pid].cylinder_kg == 50 else 80) if gas else 2
-            rows["w300.warehouse_stock"].append(
-                {
-                    "stock_id": stock_id,
-                    "warehouse_code": wh,
-                    "product_id": pid,
-                    "qty_full": full,
-                    "qty_empty": empty,
-                    "reorder_point": reorder,
-                    "safety_stock": reorder // 2,
-                    "last_counted_at": taipei(self.start, 0),
-                }
-            )
-        lines = self._journals(end)
-        rows["w600.gl_transaction"].extend(lines)
-        rows["w600.account_balance"].extend(balances(self.world, lines, end))
-
-    def _journals(self, end: date) -> list[Row]:
-        journals: list[tuple[date, str, str, list[tuple[str, Decimal, Decimal]]]] = []
-        for (day, branch), t in sorted(self.daily.items()):
-            if day > end:
-                continue
-            sales = [(acct, ZERO, t[acct]) for acct in ("4101", "4102", "4111") if t[acct]]
-            if t["ar"]:
-                journals.append((day, branch, "W500", [("1191", t["ar"], ZERO), *sales, ("2194", ZERO, t["tax"])]))
-            if t["deposits"]:
-                journals.append((day, branch, "W200", [("1101", t["deposits"], ZERO), ("2201", ZERO, t["deposits"])]))
-            cogs = [
-                (debit, credit, t[key])
-                for key, debit, credit in (("cogs_gas", "5101", "1231"), ("cogs_goods", "5102", "1232"))
-                if t[key]
-            ]
-            for debit, credit, amount in cogs:
-                journals.append((day, branch, "W300", [(debit, amount, ZERO), (credit, ZERO, amount)]))
-            received = t["cash_in"] + t["bank_in"]
-            if received:
-                cash = [(a, v, ZERO) for a, v in (("1101", t["cash_in"]), ("1113", t["bank_in"])) if v]
-                journals.append((day, branch, "W500", [*cash, ("1191", ZERO, received)]))
-            if t["cash_in"]:
-                journals.append((day, branch, "W600", [("1113", t["cash_in"], ZERO), ("1101", ZERO, t["cash_in"])]))
-        for day, branch, km in self.runs:
-            fuel = (km * FUEL_PER_KM).quantize(Decimal("0.01"))
-            journals.append((day, branch, "W700", [("6103", fuel, ZERO), ("1101", ZERO, fuel)]))
-        day = self.start
-        while day <= end:
-            if (day + timedelta(days=1)).day == 1:
-                for code, *_ in BRANCHES:
-                    for debit, credit, monthly, _ in MONTHLY_COSTS:
-                        value = Decimal(monthly)
-                        journals.append((day, code, "W600", [(debit, value, ZERO), (credit, ZERO, value)]))
-            day += timedelta(days=1)
-        return self._lines(sorted(journals, key=lambda j: (j[0], j[1])))
-
-    def _lines(self, journals: list[tuple[date, str, str, list[tuple[str, Decimal, Decimal]]]]) -> list[Row]:
-        out: list[Row] = []
-        for n, (day, branch, module, entries) in enumerate(journals, start=1):
-            at = taipei(day, 22)
-            for line_no, (account, debit, credit) in enumerate(entries, start=1):
-                out.append(
-                    gl_line(
-                        self.world, f"J{day:%Y%m%d}-{n:06d}", line_no, account, day, debit, credit, branch, module, at
-                    )
-                )
-        return out
+    return rows
 
 
-def gl_line(
+class Ledger:
+    """The backfill's books: day totals in memory, journal rows out, period sums for account_balance."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.totals: dict[tuple[date, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+        self.fuel: dict[tuple[date, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+        self.sums: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        self.rows: list[Row] = []
+
+    def add(self, day: date, branch: str, key: str, amount: Decimal) -> None:
+        self.totals[(day, branch)][key] += amount
+
+    def drove(self, day: date, branch: str, plate: str, km: Decimal) -> None:
+        self.fuel[(day, branch)][plate] += km
+
+    def post(self, journal: Journal, at: datetime) -> None:
+        branch = journal.lines[0][3]
+        accountants = self.world.ref.staff(branch, "accountant")
+        for row in journal_rows(self.world, journal, at, accountants[0] if accountants else None):
+            self.rows.append(row)
+            key = (row["account_code"], row["period"], row["cost_center"])
+            self.sums[key][0] += row["debit"]
+            self.sums[key][1] += row["credit"]
+
+    def close_day(self, day: date, branches: list[str]) -> None:
+        """Post the day close of every branch (and the month-end costs on the last day of a month)."""
+        at = taipei(day, 22)
+        for branch in branches:
+            totals = self.totals.pop((day, branch), None)
+            fuel = self.fuel.pop((day, branch)) if (day, branch) in self.fuel else {}
+            for journal in day_journals(day, branch, totals or {}, fuel):
+                self.post(journal, at)
+            if is_month_end(day):
+                for journal in month_end_journals(day, branch):
+                    self.post(journal, at)
+
+    def drain(self) -> list[Row]:
+        rows, self.rows = self.rows, []
+        return rows
+
+    def balance_rows(self, end: date) -> list[Row]:
+        """account_balance rows of a fresh history: openings chained from zero, earlier periods closed."""
+        rows: list[Row] = []
+        closing: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+        current = f"{end:%Y-%m}"
+        for (account, period, branch), (debit, credit) in sorted(self.sums.items(), key=lambda kv: (kv[0][1], kv[0])):
+            opening = closing[(account, branch)]
+            closing[(account, branch)] = opening + debit - credit
+            rows.append(balance_row(self.world, account, period, branch, opening, debit, credit, period < current))
+        return rows
+
+
+def balance_row(
     world: World,
-    journal_no: str,
-    line_no: int,
     account: str,
-    day: date,
+    period: str,
+    branch: str,
+    opening: Decimal,
     debit: Decimal,
     credit: Decimal,
-    branch: str,
-    module: str,
-    at: datetime,
-) -> Row:
+    closed: bool,
+) -> dict[str, Any]:
+    budget = ((debit + credit) * Decimal(str(round(world.rng.uniform(0.9, 1.1), 3)))).quantize(Decimal(1000))
     return {
-        "txn_id": world.ids.next("w600.gl_transaction"),
-        "journal_no": journal_no,
-        "line_no": line_no,
+        "balance_id": world.ids.next("w600.account_balance"),
         "account_code": account,
-        "posting_date": day,
-        "period": f"{day:%Y-%m}",
-        "debit": debit,
-        "credit": credit,
+        "period": period,
         "cost_center": branch,
-        "source_module": module,
-        "source_ref": None,
-        "description_zh": "日結分錄",
-        "posted_by": None,
-        "created_at": at,
-        "updated_at": at,
+        "opening_balance": opening,
+        "period_debit": debit,
+        "period_credit": credit,
+        "closing_balance": opening + debit - credit,
+        "budget_amount": budget,
+        "is_closed": closed,
     }
-
-
-def balances(world: World, lines: list[Row], end: date) -> list[Row]:
-    """account_balance rows from the ledger lines: one per account, period and cost centre."""
-    sums: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for line in lines:
-        key = (line["account_code"], line["period"], line["cost_center"])
-        sums[key][0] += line["debit"]
-        sums[key][1] += line["credit"]
-    rows: list[Row] = []
-    closing: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-    current = f"{end:%Y-%m}"
-    for (account, period, branch), (debit, credit) in sorted(sums.items(), key=lambda kv: (kv[0][1], kv[0])):
-        opening = closing[(account, branch)]
-        closing[(account, branch)] = opening + debit - credit
-        budget = ((debit + credit) * Decimal(world.rng.uniform(0.9, 1.1))).quantize(Decimal(1000))
-        rows.append(
-            {
-                "balance_id": world.ids.next("w600.account_balance"),
-                "account_code": account,
-                "period": period,
-                "cost_center": branch,
-                "opening_balance": opening,
-                "period_debit": debit,
-                "period_credit": credit,
-                "closing_balance": opening + debit - credit,
-                "budget_amount": budget,
-                "is_closed": period < current,
-            }
-        )
-    return rows

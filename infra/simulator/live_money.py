@@ -1,4 +1,5 @@
-"""Live actions that deliver, invoice and collect, move stock, post to the ledger and change master data."""
+"""Live actions that deliver, invoice and collect: stops on the road, counter sales, payments (on the spot,
+around the due date, weeks late), reversed payments, and the stock movements deliveries cause."""
 
 from __future__ import annotations
 
@@ -7,207 +8,217 @@ from datetime import datetime
 from decimal import Decimal
 
 from infra.clock import business_day
-from infra.simulator.live_orders import CENT, Writer, log_status
-from infra.simulator.live_state import LiveState, OpenOrder
-from infra.simulator.world import invoice_header
+from infra.simulator import dispatch
+from infra.simulator.invoices import invoice_header, invoice_lines, payment_row
+from infra.simulator.live_orders import set_status, staff
+from infra.simulator.live_state import LiveState, OpenOrder, Run, Unpaid
+from infra.simulator.money import whole
+from infra.simulator.writer import Writer
 
-ZERO = Decimal("0.00")
+INVOICE = "w500.invoice_header"
+PAY = (
+    "UPDATE w500.invoice_header SET paid_amount = paid_amount + %(a)s, status = CASE WHEN paid_amount + %(a)s "
+    ">= total_amount THEN 'paid' WHEN paid_amount + %(a)s > 0 THEN 'partially_paid' ELSE 'issued' END, "
+    "updated_at = %(at)s WHERE invoice_id = %(id)s"
+)
+STOCK = (
+    "UPDATE w300.warehouse_stock SET qty_full = qty_full + %s, qty_empty = qty_empty + %s, updated_at = %s "
+    "WHERE warehouse_code = %s AND product_id = %s"
+)
 
 
 def deliver_stop(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
-    """The next stop of a truck on the road is delivered; the run completes with its last stop."""
-    if not state.pending_stops:
+    """A truck reaches its next stop: delivered (GPS-confirmed) or, rarely, nobody home; the run completes
+    with its last stop."""
+    if not state.runs:
         return False
-    dispatch_id = rng.choice(list(state.pending_stops))
-    stop_id, order_id = state.pending_stops[dispatch_id].pop(0)
-    order = state.open_orders.get(order_id)
+    run = state.runs[rng.choice(list(state.runs))]
+    if not run.departed:
+        w.update(
+            "w700.dispatch_master", "dispatch_id", run.dispatch_id, status="en_route", departed_at=now, updated_at=now
+        )
+        for assignment_id in run.crew:
+            w.update("w700.driver_assignment", "assignment_id", assignment_id, status="on_duty", updated_at=now)
+        run.departed = True
+    stop_id, order_id = run.stops.pop(0)
+    o = state.open_orders.get(order_id)
+    if o is None:  # no longer ours to deliver (changed outside this process): the driver skips it
+        w.update("w700.route_detail", "route_stop_id", stop_id, stop_status="skipped", updated_at=now)
+    else:
+        lat, lon = dispatch.gps_fix(rng, o.customer.home)
+        failed = rng.random() < 0.03
+        w.update(
+            "w700.route_detail",
+            "route_stop_id",
+            stop_id,
+            stop_status="failed" if failed else "delivered",
+            actual_arrival=now,
+            gps_latitude=lat,
+            gps_longitude=lon,
+            updated_at=now,
+        )
+        run.km += dispatch.hop_km(rng)
+        if failed:
+            set_status(w, state, o, "confirmed", now, None, "客戶不在，改下一趟配送")
+        else:
+            fulfil(w, rng, state, o, now)
+    if not run.stops:
+        _complete(w, state, run, now)
+    return True
+
+
+def _complete(w: Writer, state: LiveState, run: Run, now: datetime) -> None:
+    km = run.km + dispatch.hop_km(state.world.rng)
     w.update(
-        "w700.route_detail",
-        "route_stop_id",
-        stop_id,
-        stop_status="delivered",
-        actual_arrival=now,
-        gps_latitude=round(rng.uniform(22.0, 25.2), 6),
-        gps_longitude=round(rng.uniform(120.2, 121.8), 6),
+        "w700.dispatch_master",
+        "dispatch_id",
+        run.dispatch_id,
+        status="completed",
+        returned_at=now,
+        actual_km=km.quantize(dispatch.KM),
         updated_at=now,
     )
-    if order is not None:
-        fulfil(w, rng, state, order, now)
-    if not state.pending_stops[dispatch_id]:
-        del state.pending_stops[dispatch_id]
-        w.execute(
-            "w700.dispatch_master",
-            "UPDATE w700.dispatch_master SET status = 'completed', returned_at = %s, "
-            "actual_km = planned_km + %s, updated_at = %s WHERE dispatch_id = %s",
-            [now, Decimal(rng.randint(0, 40)) / 10, now, dispatch_id],
+    for assignment_id in run.crew:
+        w.update(
+            "w700.driver_assignment", "assignment_id", assignment_id, status="off_duty", shift_end=now, updated_at=now
         )
-        w.execute(
-            "w700.driver_assignment",
-            "UPDATE w700.driver_assignment SET status = 'off_duty', shift_end = %s, "
-            "updated_at = %s WHERE dispatch_id = %s",
-            [now, now, dispatch_id],
-        )
-    return True
+    del state.runs[run.dispatch_id]
 
 
 def counter_sale(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
-    order = state.pick(rng, "confirmed", walk_in=True)
-    if order is None:
+    o = state.pick(rng, ("confirmed",), walk_in=True)
+    if o is None:
         return False
-    fulfil(w, rng, state, order, now)
+    fulfil(w, rng, state, o, now)
     return True
 
 
-def fulfil(w: Writer, rng: random.Random, state: LiveState, order: OpenOrder, now: datetime) -> None:
-    """Delivered: status, e-invoice, stock out (empties back), and cash collected on the spot."""
-    w.update(
-        "w200.order_master", "order_id", order.order_id, order_status="delivered", delivered_at=now, updated_at=now
+def fulfil(w: Writer, rng: random.Random, state: LiveState, o: OpenOrder, now: datetime) -> None:
+    """Delivered: status, e-invoice, stock out (empties back), paid on the spot unless on credit terms."""
+    world, customer, branch = state.world, o.customer, o.customer.branch
+    set_status(w, state, o, "delivered", now, staff(state, branch, "driver"), delivered_at=now)
+    del state.open_orders[o.order_id]
+    invoice_id = world.ids.next(INVOICE)
+    header = invoice_header(
+        invoice_id, o.order_id, customer, business_day(now), o.order["subtotal"], o.order["tax_amount"], now
     )
-    log_status(w, order.order_id, order.status, "delivered", now)
-    del state.open_orders[order.order_id]
-    customer = order.customer
-    subtotal = sum((ln["line_amount"] for ln in order.lines), ZERO)
-    tax = sum((ln["tax_amount"] for ln in order.lines), ZERO)
-    day = business_day(now)
-    invoice_id = w.next_id("w500.invoice_header", "invoice_id")
-    w.insert("w500.invoice_header", invoice_header(invoice_id, order.order_id, customer, day, subtotal, tax, now))
-    for ln in order.lines:
-        w.insert(
-            "w500.invoice_detail",
-            {
-                "invoice_id": invoice_id,
-                "line_no": ln["line_no"],
-                "product_id": ln["product_id"],
-                "description_zh": f"商品{ln['product_id']}",
-                "quantity": ln["quantity"],
-                "unit_price": ln["unit_price"],
-                "amount": ln["line_amount"],
-                "tax_amount": ln["tax_amount"],
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        move_stock(
-            w,
-            customer.branch,
-            ln["product_id"],
-            -ln["quantity"],
-            ln["cylinders_returned"],
-            "delivery",
-            order.order_id,
-            now,
-        )
-    if customer.credit_terms_days == 0:
-        pay(w, rng, invoice_id, customer.customer_id, subtotal + tax, subtotal + tax, ZERO, "cash", None, now)
+    w.insert(INVOICE, header)
+    for line in invoice_lines(world, invoice_id, o.lines, now):
+        w.insert("w500.invoice_detail", line)
+    products = world.ref.product_index
+    for d in o.lines:
+        p = products[d["product_id"]]
+        if p.tracked:
+            empties = d["cylinders_returned"] if p.returnable else 0
+            move_stock(w, state, branch, p.product_id, -d["quantity"], empties, "delivery", o.order_id, now)
+    unpaid = Unpaid(invoice_id, customer, header["total_amount"], Decimal(0))
+    if o.order["payment_method"] in ("cash", "credit_card"):
+        pay(w, state, unpaid, unpaid.total, o.order["payment_method"], now)
     else:
-        state.old_unpaid.append(invoice_id)
+        state.new_unpaid.append(unpaid)
 
 
 def move_stock(
-    w: Writer, warehouse: str, product_id: int, qty: int, empty: int, kind: str, ref_id: int | None, now: datetime
-) -> None:
-    """A stock movement and the matching on-hand change; restocks first when a delivery would go below zero."""
-    row = w.conn.execute(
-        "SELECT qty_full, qty_empty FROM w300.warehouse_stock WHERE warehouse_code = %s AND product_id = %s FOR UPDATE",
-        (warehouse, product_id),
-    ).fetchone()
-    if row is None:
-        return  # not a stocked product (services, deposits)
-    if kind == "delivery" and row[0] + qty < 0:
-        refill = -(row[0] + qty) + 100
-        _movement(w, warehouse, product_id, refill, -min(row[1], refill), "receipt", "purchase", None, now)
-    _movement(w, warehouse, product_id, qty, empty, kind, "order" if ref_id else "purchase", ref_id, now)
-
-
-def _movement(
     w: Writer,
+    state: LiveState,
     warehouse: str,
     product_id: int,
     qty: int,
     empty: int,
     kind: str,
-    ref_type: str,
-    ref_id: int | None,
+    order_id: int | None,
     now: datetime,
 ) -> None:
+    """A movement and the matching on-hand change; an urgent delivery from the supplier first when a
+    delivery would take stock below zero."""
+    level = state.stock.get((warehouse, product_id))
+    if level is None:
+        return  # not held in this warehouse
+    if qty < 0 and level[0] + qty < 0:
+        refill = -(level[0] + qty) + 50
+        movement(w, state, warehouse, product_id, refill, -min(level[1], refill), "receipt", None, now)
+    movement(w, state, warehouse, product_id, qty, empty, kind, order_id, now)
+
+
+def movement(
+    w: Writer,
+    state: LiveState,
+    warehouse: str,
+    product_id: int,
+    qty: int,
+    empty: int,
+    kind: str,
+    order_id: int | None,
+    now: datetime,
+) -> None:
+    ref_type = {"delivery": "order", "receipt": "purchase", "adjustment": "count"}.get(kind, "transfer")
     w.insert(
         "w300.stock_movement",
         {
+            "movement_id": state.world.ids.next("w300.stock_movement"),
             "warehouse_code": warehouse,
             "product_id": product_id,
             "movement_type": kind,
             "quantity": qty,
             "empty_quantity": empty,
             "reference_type": ref_type,
-            "reference_id": ref_id,
+            "reference_id": order_id,
             "moved_at": now,
+            "employee_id": staff(state, warehouse, "warehouse"),
             "created_at": now,
             "updated_at": now,
         },
     )
-    w.execute(
-        "w300.warehouse_stock",
-        "UPDATE w300.warehouse_stock SET qty_full = qty_full + %s, qty_empty = "
-        "qty_empty + %s, updated_at = %s WHERE warehouse_code = %s AND product_id = %s",
-        [qty, empty, now, warehouse, product_id],
-    )
+    w.execute("w300.warehouse_stock", "update", STOCK, [qty, empty, now, warehouse, product_id])
+    level = state.stock[(warehouse, product_id)]
+    level[0] += qty
+    level[1] += empty
 
 
-def pay(
-    w: Writer,
-    rng: random.Random,
-    invoice_id: int,
-    customer_id: int,
-    amount: Decimal,
-    total: Decimal,
-    already: Decimal,
-    method: str,
-    virtual_account: str | None,
-    now: datetime,
-) -> None:
-    w.insert(
-        "w500.payment_record",
-        {
-            "invoice_id": invoice_id,
-            "customer_id": customer_id,
-            "payment_date": business_day(now),
-            "received_at": now,
-            "amount": amount,
-            "method": method,
-            "virtual_account": virtual_account,
-            "bank_reference": f"TX{now:%y%m%d}{rng.randrange(10**8):08d}" if virtual_account else None,
-            "status": "received" if method != "cash" else "cleared",
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    paid = already + amount
-    w.update(
-        "w500.invoice_header",
-        "invoice_id",
-        invoice_id,
-        paid_amount=paid,
-        status="paid" if paid >= total else "partially_paid",
-        updated_at=now,
-    )
+def pay(w: Writer, state: LiveState, invoice: Unpaid, amount: Decimal, method: str, now: datetime) -> int:
+    """Record a payment and add it to the invoice's paid amount; returns the payment id."""
+    row = payment_row(state.world, invoice.invoice_id, invoice.customer, now, amount, method, False)
+    w.insert("w500.payment_record", row)
+    w.execute(INVOICE, "update", PAY, {"a": amount, "at": now, "id": invoice.invoice_id})
+    invoice.paid += amount
+    if method not in ("cash", "credit_card"):
+        state.reversible.append((int(row["payment_id"]), invoice, amount))
+        del state.reversible[:-500]  # only recent payments get reversed
+    return int(row["payment_id"])
+
+
+def _collect(w: Writer, rng: random.Random, state: LiveState, pool: list[Unpaid], now: datetime) -> bool:
+    while pool:
+        invoice = pool.pop(rng.randrange(len(pool)))
+        remaining = invoice.total - invoice.paid
+        if remaining <= 0:
+            continue
+        amount = remaining if rng.random() < 0.8 or remaining < 2 else whole(remaining / 2)
+        pay(w, state, invoice, amount, rng.choice(("virtual_account", "virtual_account", "bank_transfer")), now)
+        if invoice.paid < invoice.total:
+            pool.append(invoice)
+        return True
+    return False
+
+
+def collect_payment(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
+    """A credit customer pays a recent invoice (virtual account or transfer), in full or in part."""
+    return _collect(w, rng, state, state.new_unpaid, now)
 
 
 def late_payment(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
-    """A payment arrives for an invoice from weeks ago (it changes that period's receivables)."""
-    while state.old_unpaid:
-        invoice_id = state.old_unpaid.pop(rng.randrange(len(state.old_unpaid)))
-        row = w.conn.execute(
-            "SELECT i.customer_id, i.total_amount, i.paid_amount, c.virtual_account FROM "
-            "w500.invoice_header i JOIN w100.customer_master c USING (customer_id) WHERE "
-            "i.invoice_id = %s AND i.status IN ('issued', 'partially_paid') FOR UPDATE",
-            (invoice_id,),
-        ).fetchone()
-        if row is None:
-            continue
-        customer_id, total, paid, account = row
-        amount = total - paid if rng.random() < 0.8 else ((total - paid) / 2).quantize(Decimal(1)).quantize(CENT)
-        pay(w, rng, invoice_id, customer_id, amount, total, paid, "virtual_account", account, now)
-        if paid + amount < total:
-            state.old_unpaid.append(invoice_id)
-        return True
-    return False
+    """A payment arrives for an invoice weeks old (it changes that period's receivables ageing)."""
+    return _collect(w, rng, state, state.old_unpaid, now)
+
+
+def reverse_payment(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
+    """A transfer booked to the wrong invoice is reversed; the invoice is open again."""
+    if not state.reversible:
+        return False
+    payment_id, invoice, amount = state.reversible.pop(rng.randrange(len(state.reversible)))
+    w.update("w500.payment_record", "payment_id", payment_id, status="reversed", updated_at=now)
+    w.execute(INVOICE, "update", PAY, {"a": -amount, "at": now, "id": invoice.invoice_id})
+    invoice.paid -= amount
+    if invoice not in state.new_unpaid:
+        state.new_unpaid.append(invoice)
+    return True

@@ -1,168 +1,101 @@
-"""Live business actions on orders, dispatch, invoices and payments: each runs inside the caller's
-transaction and records every row it changes in `Writer.changes` (table -> count)."""
+"""Live business actions on orders and dispatch. Each runs inside the caller's transaction, changes rows
+only through the `Writer` (which counts them), and keeps `LiveState` in step. An action returns False
+when there is nothing for it to do (the driver then picks another)."""
 
 from __future__ import annotations
 
 import random
-from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-import psycopg
-from psycopg import sql
+from infra.simulator import dispatch
+from infra.simulator.live_state import LiveState, OpenOrder, Run
+from infra.simulator.money import CENT
+from infra.simulator.orders import CANCEL_REASONS, new_order, retax, status_log_row
+from infra.simulator.writer import Writer
 
-from infra.simulator.live_state import LiveState, OpenOrder
-from infra.simulator.money import split_tax, tax_of
-from infra.simulator.world import Customer
-
-CENT = Decimal("0.01")
-
-
-class Writer:
-    """Row-level SQL helpers that count what they change."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
-        self.changes: Counter[str] = Counter()
-
-    def insert(self, table: str, row: dict[str, Any], returning: str | None = None) -> Any:
-        schema, name = table.split(".")
-        query = sql.SQL("INSERT INTO {}.{} ({}) VALUES ({})").format(
-            sql.Identifier(schema),
-            sql.Identifier(name),
-            sql.SQL(", ").join(map(sql.Identifier, row)),
-            sql.SQL(", ").join(sql.Placeholder() * len(row)),
-        )
-        if returning:
-            query = query + sql.SQL(" RETURNING {}").format(sql.Identifier(returning))
-        cur = self.conn.execute(query, list(row.values()))
-        self.changes[table] += 1
-        return cur.fetchone()[0] if returning else None  # type: ignore[index]
-
-    def update(self, table: str, key: str, key_value: Any, **values: Any) -> None:
-        schema, name = table.split(".")
-        query = sql.SQL("UPDATE {}.{} SET {} WHERE {} = %s").format(
-            sql.Identifier(schema),
-            sql.Identifier(name),
-            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in values),
-            sql.Identifier(key),
-        )
-        self.conn.execute(query, [*values.values(), key_value])
-        self.changes[table] += 1
-
-    def execute(self, table: str, query: str, params: Any) -> Any:
-        """A statement of our own on `table`; counts the rows it changed; returns the first row, if any."""
-        cur = self.conn.execute(query, params)
-        self.changes[table] += max(cur.rowcount, 0)
-        return cur.fetchone() if cur.description else None
-
-    def next_id(self, table: str, column: str) -> int:
-        """The next value of the table's identity sequence (so document numbers can be derived from ids)."""
-        row = self.conn.execute("SELECT nextval(pg_get_serial_sequence(%s, %s))", (table, column)).fetchone()
-        return int(row[0])  # type: ignore[index]
-
-    def delete(self, table: str, key: str, key_value: Any) -> None:
-        schema, name = table.split(".")
-        self.conn.execute(
-            sql.SQL("DELETE FROM {}.{} WHERE {} = %s").format(
-                sql.Identifier(schema), sql.Identifier(name), sql.Identifier(key)
-            ),
-            [key_value],
-        )
-        self.changes[table] += 1
+ORDER = "w200.order_master"
+DETAIL = "w200.order_detail"
+LOG = "w200.order_status_log"
 
 
-def log_status(w: Writer, order_id: int, old: str | None, new: str, at: datetime, note: str | None = None) -> int:
-    return int(
-        w.insert(
-            "w200.order_status_log",
-            {"order_id": order_id, "from_status": old, "to_status": new, "changed_at": at, "note_zh": note},
-            returning="log_id",
-        )
-    )
+def log_status(
+    w: Writer,
+    state: LiveState,
+    order_id: int,
+    old: str | None,
+    new: str,
+    at: datetime,
+    by: int | None = None,
+    note: str | None = None,
+) -> int:
+    row = status_log_row(state.world, order_id, old, new, at, by, note)
+    w.insert(LOG, row)
+    return int(row["log_id"])
 
 
-def new_order(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
-    customer = rng.choice(state.customers)
-    walk_in = customer.customer_type == "household" and rng.random() < 0.45
-    lines = [line for line in _lines(rng, state, customer)]
-    amounts = [price * qty for _, qty, _, price, _ in lines]
-    subtotal = sum(amounts, Decimal(0)).quantize(CENT)
-    tax = tax_of(subtotal)
-    start = now + (timedelta(minutes=10) if walk_in else timedelta(hours=1))
-    order_id = w.next_id("w200.order_master", "order_id")
-    w.insert(
-        "w200.order_master",
-        {
-            "order_id": order_id,
-            "order_no": f"SO{now:%Y%m%d}{order_id:08d}",
-            "customer_id": customer.customer_id,
-            "address_id": customer.address_ids[0],
-            "branch_code": customer.branch,
-            "sales_employee_id": customer.sales_employee_id,
-            "channel": "walk_in" if walk_in else rng.choice(("phone", "line", "web")),
-            "order_status": "pending",
-            "ordered_at": now,
-            "promised_from": start,
-            "promised_to": start + timedelta(hours=2),
-            "subtotal": subtotal,
-            "tax_amount": tax,
-            "total_amount": subtotal + tax,
-            "payment_method": customer.payment_method,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    details = []
-    for no, ((product_id, qty, returned, price, deposit), line_tax) in enumerate(
-        zip(lines, split_tax(amounts), strict=True), start=1
-    ):
-        row = {
-            "order_id": order_id,
-            "line_no": no,
-            "product_id": product_id,
-            "quantity": qty,
-            "unit_price": price,
-            "line_amount": (price * qty).quantize(CENT),
-            "tax_amount": line_tax,
-            "deposit_amount": deposit * qty,
-            "cylinders_returned": returned,
-            "created_at": now,
-            "updated_at": now,
-        }
-        row["detail_id"] = w.insert("w200.order_detail", row, returning="detail_id")
-        details.append(row)
-    log_status(w, order_id, None, "pending", now)
-    state.open_orders[order_id] = OpenOrder(order_id, customer, "pending", walk_in, details)
+def staff(state: LiveState, branch: str, role: str) -> int | None:
+    people = state.world.ref.staff(branch, role)
+    return state.world.rng.choice(people) if people else None
+
+
+def place_order(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
+    """A customer phones, messages or walks in: a pending order with its lines."""
+    customer = state.world.pick_customer()
+    order, details = new_order(state.world, customer, now)
+    w.insert(ORDER, order)
+    for d in details:
+        w.insert(DETAIL, d)
+    log_status(w, state, order["order_id"], None, "pending", now)
+    state.open_orders[order["order_id"]] = OpenOrder(order, customer, details)
     return True
 
 
-def _lines(rng: random.Random, state: LiveState, customer: Customer) -> list[tuple[int, int, int, Decimal, Decimal]]:
-    gas = [p for p in state.products.values() if p.product_type == "gas_refill"]
-    kg = rng.choice({"household": (16, 20, 20, 4), "restaurant": (20, 50), "industrial": (50,)}[customer.customer_type])
-    product = rng.choice([p for p in gas if p.cylinder_kg == kg] or gas)
-    qty = rng.randint(*{"household": (1, 2), "restaurant": (2, 6), "industrial": (4, 20)}[customer.customer_type])
-    _, price, deposit, _ = state.prices[(product.product_id, customer.customer_type)]
-    return [(product.product_id, qty, qty, price, deposit)]
+def set_status(
+    w: Writer,
+    state: LiveState,
+    o: OpenOrder,
+    new: str,
+    at: datetime,
+    by: int | None,
+    note: str | None = None,
+    **extra: object,
+) -> None:
+    """Move an order to `new` (row + status log), keeping the in-memory copy in step."""
+    old = o.status
+    w.update(ORDER, "order_id", o.order_id, order_status=new, updated_at=at, **extra)
+    log_status(w, state, o.order_id, old, new, at, by, note)
+    o.order.update(order_status=new, updated_at=at, **extra)
 
 
-def advance(w: Writer, rng: random.Random, state: LiveState, now: datetime, old: str, new: str) -> bool:
-    """Move one open order from `old` to `new` status (confirm or cancel)."""
-    order = state.pick(rng, old)
-    if order is None:
+def confirm(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
+    o = state.pick(rng, ("pending",))
+    if o is None:
         return False
-    extra = {"cancelled_at": now, "cancel_reason": "客戶取消"} if new == "cancelled" else {}
-    w.update("w200.order_master", "order_id", order.order_id, order_status=new, updated_at=now, **extra)
-    log_status(w, order.order_id, old, new, now)
-    order.status = new
-    if new == "cancelled":
-        del state.open_orders[order.order_id]
+    set_status(w, state, o, "confirmed", now, staff(state, o.customer.branch, "dispatcher"))
+    return True
+
+
+def cancel(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
+    o = state.pick(rng, ("pending", "confirmed"))
+    if o is None:
+        return False
+    set_status(
+        w,
+        state,
+        o,
+        "cancelled",
+        now,
+        staff(state, o.customer.branch, "dispatcher"),
+        cancelled_at=now,
+        cancel_reason=rng.choice(CANCEL_REASONS),
+    )
+    del state.open_orders[o.order_id]
     return True
 
 
 def correct_amount(w: Writer, rng: random.Random, state: LiveState, now: datetime, delete_line: bool) -> bool:
-    """Fix a quantity on an open order (or delete its last line when it has several), totals and taxes kept."""
+    """Fix a quantity on an open order, or delete a line entered by mistake; taxes and totals follow."""
     candidates = [
         o
         for o in state.open_orders.values()
@@ -170,109 +103,91 @@ def correct_amount(w: Writer, rng: random.Random, state: LiveState, now: datetim
     ]
     if not candidates:
         return False
-    order = rng.choice(candidates)
+    o = rng.choice(candidates)
     if delete_line:
-        line = order.lines.pop()
-        w.delete("w200.order_detail", "detail_id", line["detail_id"])
+        changed = o.lines.pop(rng.randrange(1, len(o.lines)))  # never the refill itself
+        w.delete(DETAIL, "detail_id", changed["detail_id"])
     else:
-        line = rng.choice(order.lines)
-        line["quantity"] += 1 if line["quantity"] == 1 or rng.random() < 0.6 else -1
-        line["line_amount"] = (line["unit_price"] * line["quantity"]).quantize(CENT)
-        line["cylinders_returned"] = line["quantity"]
-    subtotal = sum((ln["line_amount"] for ln in order.lines), Decimal(0))
-    taxes = split_tax([ln["line_amount"] for ln in order.lines])
-    for ln, tax in zip(order.lines, taxes, strict=True):
-        if ln["tax_amount"] != tax or ln is line:
-            ln["tax_amount"] = tax
+        changed = rng.choice(o.lines)
+        changed["quantity"] += 1 if changed["quantity"] == 1 or rng.random() < 0.6 else -1
+        changed["line_amount"] = (changed["unit_price"] * changed["quantity"]).quantize(CENT)
+        changed["cylinders_returned"] = min(changed["cylinders_returned"], changed["quantity"])
+    before = {d["detail_id"]: d["tax_amount"] for d in o.lines}
+    subtotal, tax = retax(o.lines)
+    for d in o.lines:
+        if d is changed or d["tax_amount"] != before[d["detail_id"]]:
             w.update(
-                "w200.order_detail",
+                DETAIL,
                 "detail_id",
-                ln["detail_id"],
-                quantity=ln["quantity"],
-                line_amount=ln["line_amount"],
-                tax_amount=tax,
-                cylinders_returned=ln["cylinders_returned"],
+                d["detail_id"],
+                quantity=d["quantity"],
+                line_amount=d["line_amount"],
+                tax_amount=d["tax_amount"],
+                cylinders_returned=d["cylinders_returned"],
                 updated_at=now,
             )
-    tax = tax_of(subtotal)
-    w.update(
-        "w200.order_master",
-        "order_id",
-        order.order_id,
-        subtotal=subtotal,
-        tax_amount=tax,
-        total_amount=subtotal + tax,
-        updated_at=now,
-    )
+    totals = {"subtotal": subtotal, "tax_amount": tax, "total_amount": subtotal + tax, "updated_at": now}
+    w.update(ORDER, "order_id", o.order_id, **totals)
+    o.order.update(totals)
     return True
 
 
 def dispatch_run(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
-    """Load up to six confirmed delivery orders of one branch onto a truck."""
-    order = state.pick(rng, "confirmed", walk_in=False)
-    if order is None:
+    """Load up to eight confirmed delivery orders of one branch onto one of its vehicles."""
+    first = state.pick(rng, ("confirmed",), walk_in=False)
+    if first is None:
         return False
-    branch = order.customer.branch
+    branch, world = first.customer.branch, state.world
     orders = [
         o
         for o in state.open_orders.values()
         if o.status == "confirmed" and not o.walk_in and o.customer.branch == branch
-    ][:6]
-    dispatch_id = w.next_id("w700.dispatch_master", "dispatch_id")
-    w.insert(
-        "w700.dispatch_master",
-        {
-            "dispatch_id": dispatch_id,
-            "dispatch_no": f"DS{now:%Y%m%d}-{dispatch_id:06d}",
-            "branch_code": branch,
-            "dispatch_date": now.date(),
-            "vehicle_plate": f"KL{rng.choice('ABC')}-{rng.randint(1000, 9999)}",
-            "vehicle_type": "light_truck",
-            "status": "en_route",
-            "planned_km": Decimal(len(orders) * 4 + 6),
-            "departed_at": now,
-            "created_at": now,
-            "updated_at": now,
-        },
+    ][:8]
+    dispatch_id = world.ids.next("w700.dispatch_master")
+    hops = [dispatch.hop_km(rng) for _ in orders]
+    departure = now + timedelta(minutes=20)
+    planned = (sum(hops, Decimal(0)) + dispatch.hop_km(rng) * 2) * Decimal("0.9")
+    run = dispatch.dispatch_row(world, dispatch_id, branch, departure, rng.choice(dispatch.fleet(branch)), planned)
+    run.update(status="loading", departed_at=None, created_at=now, updated_at=now)
+    w.insert("w700.dispatch_master", run)
+    crew = dispatch.assignment_rows(
+        world, dispatch_id, world.ref.staff(branch, "driver"), departure, rng.randrange(1000)
     )
-    drivers = state.drivers.get(branch) or [d for ds in state.drivers.values() for d in ds]
-    w.insert(
-        "w700.driver_assignment",
-        {
-            "dispatch_id": dispatch_id,
-            "employee_id": rng.choice(drivers),
-            "role": "driver",
-            "assigned_at": now,
-            "shift_start": now,
-            "status": "on_duty",
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
+    for a in crew:
+        a.update(assigned_at=now, created_at=now, updated_at=now, status="assigned")
+        w.insert("w700.driver_assignment", a)
+    driver = crew[0]["employee_id"] if crew else None
     stops = []
-    for seq, o in enumerate(orders, start=1):
-        stops.append(
-            (
-                w.insert(
-                    "w700.route_detail",
-                    {
-                        "dispatch_id": dispatch_id,
-                        "stop_seq": seq,
-                        "order_id": o.order_id,
-                        "address_id": o.customer.address_ids[0],
-                        "planned_arrival": now + timedelta(minutes=12 * seq),
-                        "stop_status": "pending",
-                        "distance_km": Decimal(rng.randint(8, 60)) / 10,
-                        "created_at": now,
-                        "updated_at": now,
-                    },
-                    returning="route_stop_id",
-                ),
-                o.order_id,
-            )
-        )
-        w.update("w200.order_master", "order_id", o.order_id, order_status="dispatched", updated_at=now)
-        log_status(w, o.order_id, "confirmed", "dispatched", now)
-        o.status = "dispatched"
-    state.pending_stops[dispatch_id] = stops
+    for seq, (o, hop) in enumerate(zip(orders, hops, strict=True), start=1):
+        stop = dispatch.stop_row(world, dispatch_id, seq, o.order, departure, hop)
+        stop.update(created_at=now, updated_at=now)
+        w.insert("w700.route_detail", stop)
+        stops.append((int(stop["route_stop_id"]), o.order_id))
+        set_status(w, state, o, "dispatched", now, driver)
+    state.runs[dispatch_id] = Run(
+        dispatch_id, run["dispatch_no"], branch, run["planned_km"], stops, [a["assignment_id"] for a in crew], False
+    )
+    return True
+
+
+def add_note(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
+    """A dispatcher adds a remark to an open order's log (some turn out to be on the wrong order)."""
+    orders = list(state.open_orders.values())
+    if not orders:
+        return False
+    o = rng.choice(orders)
+    note = rng.choice(("客戶要求改時段", "請先電話聯絡", "管理室代收", "樓梯狹窄請注意"))
+    log_id = log_status(
+        w, state, o.order_id, o.status, o.status, now, staff(state, o.customer.branch, "dispatcher"), note
+    )
+    if rng.random() < 0.4:
+        state.notes.append(log_id)
+    return True
+
+
+def delete_note(w: Writer, rng: random.Random, state: LiveState, now: datetime) -> bool:
+    """The mistaken remark is deleted."""
+    if not state.notes:
+        return False
+    w.delete(LOG, "log_id", state.notes.pop(rng.randrange(len(state.notes))))
     return True

@@ -1,14 +1,20 @@
-"""Customers and the simulator's view of the business, shared by backfill and live mode."""
+"""Customers and the simulator's view of the business, shared by backfill and live mode.
+
+A `World` holds the random source, the master data, the customers and the current prices, plus an id
+source: local counters while generating a fresh history (`Ids`), blocks drawn from the database's
+identity sequences in live and append mode (`writer.SequenceIds`). Everything here is pure: the same
+seed and the same calls give the same customers.
+"""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from itertools import accumulate
+from typing import Any, Protocol
 
-from infra.clock import TAIPEI
 from infra.simulator.identity import (
     DISTRICTS,
     FACTORY_KINDS,
@@ -19,10 +25,10 @@ from infra.simulator.identity import (
     person_name,
     virtual_account,
 )
-from infra.simulator.money import split_tax, tax_of
-from infra.simulator.reference import CUSTOMER_TYPE_FACTOR, Product, Reference
+from infra.simulator.reference import Reference
 
 Row = dict[str, Any]
+# Share of the business per branch (customers and orders), roughly by population served.
 BRANCH_WEIGHT = {
     "TPE": 14,
     "NTP": 16,
@@ -34,13 +40,17 @@ BRANCH_WEIGHT = {
     "KHH": 13,
     "PIF": 4,
     "HUN": 4,
+    "TTT": 3,
 }
 TYPE_SHARE = (("household", 0.82), ("restaurant", 0.14), ("industrial", 0.04))
-# Orders by hour of day in Taipei: peaks before lunch and dinner (cooking gas runs out then).
-HOUR_WEIGHT = {7: 2, 8: 5, 9: 8, 10: 12, 11: 13, 12: 7, 13: 5, 14: 6, 15: 8, 16: 11, 17: 10, 18: 5, 19: 3, 20: 1}
-# Winter doubles household gas use (water heaters); summer is quiet.
-MONTH_FACTOR = {1: 1.35, 2: 1.3, 3: 1.1, 4: 0.95, 5: 0.85, 6: 0.8, 7: 0.8, 8: 0.8, 9: 0.85, 10: 0.95, 11: 1.1, 12: 1.3}
-WEEKDAY_FACTOR = (1.0, 1.0, 1.0, 1.0, 1.05, 0.9, 0.55)  # Monday … Sunday
+CUSTOMER_TYPES = tuple(t for t, _ in TYPE_SHARE)
+_TYPE_CUM = list(accumulate(w for _, w in TYPE_SHARE))
+
+
+class IdSource(Protocol):
+    """Hands out the next primary key of a table (`w200.order_master` …)."""
+
+    def next(self, table: str) -> int: ...
 
 
 @dataclass
@@ -53,6 +63,7 @@ class Customer:
     credit_terms_days: int
     virtual_account: str
     tax_id: str | None
+    home: tuple[float, float] = (25.0330, 121.5654)  # (lat, lon) of the first delivery address
 
     @property
     def payment_method(self) -> str:
@@ -60,7 +71,7 @@ class Customer:
 
 
 class Ids:
-    """Next id per table: local counters (backfill) or blocks drawn from the database sequences (live)."""
+    """Next id per table from local counters (a fresh history), optionally starting past existing ids."""
 
     def __init__(self, start: dict[str, int] | None = None) -> None:
         self._next = dict(start or {})
@@ -78,31 +89,48 @@ class Ids:
 class World:
     rng: random.Random
     ref: Reference
-    ids: Ids
+    ids: IdSource
     customers: list[Customer] = field(default_factory=list)
-    by_branch: dict[str, list[Customer]] = field(default_factory=dict)
     prices: dict[tuple[int, str], tuple[int, Decimal, Decimal]] = field(default_factory=dict)  # -> id, price, deposit
+    _pools: dict[tuple[str, str], list[Customer]] = field(default_factory=dict)
+    _branches: list[str] = field(default_factory=list)
+    _branch_cum: list[int] = field(default_factory=list)
 
     def index(self) -> None:
-        self.by_branch = {}
+        """Rebuild the (branch, customer type) pools `pick_customer` draws from."""
+        self._pools = {}
         for c in self.customers:
-            self.by_branch.setdefault(c.branch, []).append(c)
+            self._pools.setdefault((c.branch, c.customer_type), []).append(c)
+        self._branches = [b for b in BRANCH_WEIGHT if any((b, t) in self._pools for t in CUSTOMER_TYPES)]
+        self._branch_cum = list(accumulate(BRANCH_WEIGHT[b] for b in self._branches))
 
     def pick_customer(self) -> Customer:
-        branch = self.rng.choices(list(BRANCH_WEIGHT), weights=list(BRANCH_WEIGHT.values()))[0]
-        pool = self.by_branch.get(branch) or self.customers
-        ctype = self.rng.choices([t for t, _ in TYPE_SHARE], weights=[w for _, w in TYPE_SHARE])[0]
-        for _ in range(6):
-            c = self.rng.choice(pool)
-            if c.customer_type == ctype:
-                return c
+        """A customer for a new order: branch by its share of the business, then type by its share."""
+        if not self._branches:
+            raise ValueError("the world has no customers to take orders from")
+        branch = self.rng.choices(self._branches, cum_weights=self._branch_cum)[0]
+        ctype = self.rng.choices(CUSTOMER_TYPES, cum_weights=_TYPE_CUM)[0]
+        pool = self._pools.get((branch, ctype)) or next(
+            self._pools[(branch, t)] for t in CUSTOMER_TYPES if (branch, t) in self._pools
+        )
         return self.rng.choice(pool)
+
+    def add(self, customer: Customer) -> None:
+        """A newly registered customer starts ordering."""
+        self.customers.append(customer)
+        self._pools.setdefault((customer.branch, customer.customer_type), []).append(customer)
+
+    def forget(self, customer: Customer) -> None:
+        """Stop taking orders from a customer (suspended or closed)."""
+        pool = self._pools.get((customer.branch, customer.customer_type), [])
+        if customer in pool and len(pool) > 1:
+            pool.remove(customer)
 
 
 def new_customer(world: World, registered: date) -> tuple[Customer, dict[str, list[Row]]]:
     """A customer with a delivery address (and a billing one for companies) and a contact."""
     rng, ids = world.rng, world.ids
-    ctype = rng.choices([t for t, _ in TYPE_SHARE], weights=[w for _, w in TYPE_SHARE])[0]
+    ctype = rng.choices(CUSTOMER_TYPES, cum_weights=_TYPE_CUM)[0]
     branch = rng.choices(list(BRANCH_WEIGHT), weights=list(BRANCH_WEIGHT.values()))[0]
     cid = ids.next("w100.customer_master")
     person = person_name(rng)
@@ -111,7 +139,7 @@ def new_customer(world: World, registered: date) -> tuple[Customer, dict[str, li
         company = f"{person[0]}記{rng.choice(SHOP_KINDS)}"
     elif ctype == "industrial":
         company = f"{rng.choice('大新永順合興台聯')}{rng.choice('豐昌益達盛泰')}{rng.choice(FACTORY_KINDS)}股份有限公司"
-    terms = 0 if ctype == "household" else rng.choice((30, 30, 60) if ctype == "industrial" else (0, 30))
+    terms = 0 if ctype == "household" else rng.choice((30, 30, 60, 90) if ctype == "industrial" else (0, 30))
     sales = world.ref.staff(branch, "sales")
     customer = Customer(
         cid,
@@ -123,36 +151,42 @@ def new_customer(world: World, registered: date) -> tuple[Customer, dict[str, li
         virtual_account(cid),
         make_ubn(rng) if ctype != "household" else None,
     )
-    rows: dict[str, list[Row]] = {
-        "w100.customer_master": [
-            {
-                "customer_id": cid,
-                "customer_code": f"C{cid:07d}",
-                "customer_type": ctype,
-                "name_zh": person,
-                "company_name_zh": company,
-                "tax_id": customer.tax_id,
-                "branch_code": branch,
-                "sales_employee_id": customer.sales_employee_id,
-                "status": "active",
-                "credit_terms_days": terms,
-                "credit_limit": Decimal(0 if ctype == "household" else rng.choice((50_000, 100_000, 300_000))),
-                "virtual_account": customer.virtual_account,
-                "loyalty_points": 0,
-                "registered_on": registered,
-            }
-        ],
-        "w100.customer_address": [],
-        "w100.customer_contact": [],
+    master: Row = {
+        "customer_id": cid,
+        "customer_code": f"C{cid:07d}",
+        "customer_type": ctype,
+        "name_zh": person,
+        "company_name_zh": company,
+        "tax_id": customer.tax_id,
+        "branch_code": branch,
+        "sales_employee_id": customer.sales_employee_id,
+        "status": "active",
+        "credit_terms_days": terms,
+        "credit_limit": Decimal(0 if ctype == "household" else rng.choice((50_000, 100_000, 300_000))),
+        "virtual_account": customer.virtual_account,
+        "loyalty_points": 0,
+        "registered_on": registered,
     }
-    district = rng.choice(DISTRICTS[branch])
+    rows: dict[str, list[Row]] = {
+        "w100.customer_master": [master],
+        "w100.customer_address": _addresses(world, customer, bool(company)),
+        "w100.customer_contact": [_contact(world, cid, person, bool(company))],
+    }
+    return customer, rows
+
+
+def _addresses(world: World, customer: Customer, company: bool) -> list[Row]:
+    """A delivery address near the customer's branch (and a billing one for companies)."""
+    rng = world.rng
+    district = rng.choice(DISTRICTS[customer.branch])
+    rows: list[Row] = []
     for kind in ("delivery", "billing") if company else ("delivery",):
         text, lat, lon, floor = address_in(rng, district)
-        aid = ids.next("w100.customer_address")
-        rows["w100.customer_address"].append(
+        aid = world.ids.next("w100.customer_address")
+        rows.append(
             {
                 "address_id": aid,
-                "customer_id": cid,
+                "customer_id": customer.customer_id,
                 "address_type": kind,
                 "city_zh": district.city_zh,
                 "district_zh": district.district_zh,
@@ -167,131 +201,29 @@ def new_customer(world: World, registered: date) -> tuple[Customer, dict[str, li
         )
         if kind == "delivery":
             customer.address_ids.append(aid)
-    rows["w100.customer_contact"].append(
-        {
-            "contact_id": ids.next("w100.customer_contact"),
-            "customer_id": cid,
-            "name_zh": person,
-            "mobile": mobile(rng),
-            "phone": None,
-            "email": f"c{cid}@example.com.tw" if company else None,
-            "line_id": None,
-            "is_primary": True,
-            "accepts_sms": rng.random() < 0.9,
-        }
-    )
-    return customer, rows
+            customer.home = (lat, lon)
+    return rows
 
 
-def order_lines(world: World, customer: Customer) -> list[tuple[Product, int, int]]:
-    """(product, quantity, empty cylinders returned) for a new order of this customer."""
+def _contact(world: World, cid: int, person: str, company: bool) -> Row:
     rng = world.rng
-    gas = [p for p in world.ref.products if p.product_type == "gas_refill"]
-    sizes = {"household": (16, 20, 20, 4), "restaurant": (20, 20, 50), "industrial": (50,)}[customer.customer_type]
-    qty_range = {"household": (1, 2), "restaurant": (2, 6), "industrial": (4, 20)}[customer.customer_type]
-    kg = rng.choice(sizes)
-    refill = rng.choice([p for p in gas if p.cylinder_kg == kg])
-    qty = rng.randint(*qty_range)
-    lines = [(refill, qty, qty if rng.random() < 0.96 else max(0, qty - 1))]
-    roll = rng.random()
-    if roll < 0.03:  # a new cylinder needs a deposit
-        deposit = next(p for p in world.ref.products if p.product_type == "cylinder_deposit" and p.cylinder_kg == kg)
-        lines.append((deposit, 1, 0))
-    elif roll < 0.07:
-        extra = [p for p in world.ref.products if p.product_type in ("appliance", "accessory", "service")]
-        lines.append((rng.choice(extra), 1, 0))
-    return lines
-
-
-def price_lines(
-    world: World,
-    order_id: int,
-    customer: Customer,
-    lines: list[tuple[Product, int, int]],
-) -> tuple[list[Row], Decimal, Decimal]:
-    """Order detail rows, subtotal and tax."""
-    details: list[Row] = []
-    amounts: list[Decimal] = []
-    for no, (product, qty, returned) in enumerate(lines, start=1):
-        _, unit, deposit = world.prices[(product.product_id, customer.customer_type)]
-        amounts.append(unit * qty)
-        details.append(
-            {
-                "detail_id": world.ids.next("w200.order_detail"),
-                "order_id": order_id,
-                "line_no": no,
-                "product_id": product.product_id,
-                "quantity": qty,
-                "unit_price": unit,
-                "line_amount": (unit * qty).quantize(Decimal("0.01")),
-                "deposit_amount": deposit * qty,
-                "cylinders_returned": returned,
-            }
-        )
-    for row, tax in zip(details, split_tax(amounts), strict=True):
-        row["tax_amount"] = tax
-    subtotal = sum(amounts, Decimal(0)).quantize(Decimal("0.01"))
-    return details, subtotal, tax_of(subtotal)
+    return {
+        "contact_id": world.ids.next("w100.customer_contact"),
+        "customer_id": cid,
+        "name_zh": person,
+        "mobile": mobile(rng),
+        "phone": None,
+        "email": f"c{cid}@example.com.tw" if company else None,
+        "line_id": f"line_{cid}" if rng.random() < 0.3 else None,
+        "is_primary": True,
+        "accepts_sms": rng.random() < 0.9,
+    }
 
 
 def current_prices(ref: Reference) -> dict[tuple[int, str], tuple[int, Decimal, Decimal]]:
+    """(product, customer type) -> (price_id, unit price, deposit) of the open-ended price rows."""
     return {
         (r["product_id"], r["customer_type"]): (r["price_id"], r["unit_price"], r["deposit_amount"])
         for r in ref.rows["w110.product_price"]
         if r["effective_to"] is None
-    }
-
-
-def taipei(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), TAIPEI)
-
-
-def order_hour(rng: random.Random) -> int:
-    return rng.choices(list(HOUR_WEIGHT), weights=list(HOUR_WEIGHT.values()))[0]
-
-
-def daily_orders(rng: random.Random, day: date, per_day: int) -> int:
-    mean = per_day * MONTH_FACTOR[day.month] * WEEKDAY_FACTOR[day.weekday()]
-    return max(0, round(rng.gauss(mean, mean * 0.05)))
-
-
-def price_factor(ctype: str) -> Decimal:
-    return CUSTOMER_TYPE_FACTOR[ctype]
-
-
-def end_of_day(day: date) -> datetime:
-    return taipei(day, 23, 59)
-
-
-def days(n: int) -> timedelta:
-    return timedelta(days=n)
-
-
-def invoice_no(day: date, serial: int) -> str:
-    """E-invoice numbers: a two-letter track per two-month period, then an 8-digit serial."""
-    track = (day.year * 6 + (day.month - 1) // 2) % (26 * 26)
-    return f"{chr(65 + track // 26)}{chr(65 + track % 26)}{serial % 10**8:08d}"
-
-
-def invoice_header(
-    invoice_id: int, order_id: int, customer: Customer, day: date, subtotal: Decimal, tax: Decimal, at: datetime
-) -> Row:
-    """The e-invoice of a delivered order: B2B when the buyer has a 統一編號, due after the credit terms."""
-    return {
-        "invoice_id": invoice_id,
-        "invoice_no": invoice_no(day, invoice_id),
-        "order_id": order_id,
-        "customer_id": customer.customer_id,
-        "buyer_tax_id": customer.tax_id,
-        "invoice_type": "B2B" if customer.tax_id else "B2C",
-        "invoice_date": day,
-        "due_date": day + timedelta(days=customer.credit_terms_days),
-        "status": "issued",
-        "sales_amount": subtotal,
-        "tax_amount": tax,
-        "total_amount": subtotal + tax,
-        "paid_amount": Decimal("0.00"),
-        "voided_at": None,
-        "created_at": at,
-        "updated_at": at,
     }
