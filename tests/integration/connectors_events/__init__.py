@@ -1,0 +1,1 @@
+"""Integration tests of connectors.events against a real local RabbitMQ node."""
