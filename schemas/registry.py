@@ -17,6 +17,9 @@ class TableSpec:
     name: str
     model: type[BaseModel]
     primary_key: tuple[str, ...]
+    # The column giving the row's business date (a date or an instant), when it has one: current-state
+    # tables are partitioned by its month.
+    business_date: str | None = None
 
     @property
     def module(self) -> str:
@@ -35,21 +38,21 @@ _SPECS: Final[tuple[TableSpec, ...]] = (
     TableSpec("w100.customer_master", w100.CustomerMaster, ("customer_id",)),
     TableSpec("w100.customer_address", w100.CustomerAddress, ("address_id",)),
     TableSpec("w100.customer_contact", w100.CustomerContact, ("contact_id",)),
-    TableSpec("w200.order_master", w200.OrderMaster, ("order_id",)),
+    TableSpec("w200.order_master", w200.OrderMaster, ("order_id",), "ordered_at"),
     TableSpec("w200.order_detail", w200.OrderDetail, ("detail_id",)),
-    TableSpec("w200.order_status_log", w200.OrderStatusLog, ("log_id",)),
+    TableSpec("w200.order_status_log", w200.OrderStatusLog, ("log_id",), "changed_at"),
     TableSpec("w300.inventory_master", w300.InventoryMaster, ("product_id",)),
     TableSpec("w300.warehouse_stock", w300.WarehouseStock, ("stock_id",)),
-    TableSpec("w300.stock_movement", w300.StockMovement, ("movement_id",)),
-    TableSpec("w500.invoice_header", w500.InvoiceHeader, ("invoice_id",)),
+    TableSpec("w300.stock_movement", w300.StockMovement, ("movement_id",), "moved_at"),
+    TableSpec("w500.invoice_header", w500.InvoiceHeader, ("invoice_id",), "invoice_date"),
     TableSpec("w500.invoice_detail", w500.InvoiceDetail, ("detail_id",)),
-    TableSpec("w500.payment_record", w500.PaymentRecord, ("payment_id",)),
+    TableSpec("w500.payment_record", w500.PaymentRecord, ("payment_id",), "payment_date"),
     TableSpec("w600.gl_master", w600.GlMaster, ("account_code",)),
-    TableSpec("w600.gl_transaction", w600.GlTransaction, ("txn_id",)),
+    TableSpec("w600.gl_transaction", w600.GlTransaction, ("txn_id",), "posting_date"),
     TableSpec("w600.account_balance", w600.AccountBalance, ("balance_id",)),
-    TableSpec("w700.dispatch_master", w700.DispatchMaster, ("dispatch_id",)),
-    TableSpec("w700.route_detail", w700.RouteDetail, ("route_stop_id",)),
-    TableSpec("w700.driver_assignment", w700.DriverAssignment, ("assignment_id",)),
+    TableSpec("w700.dispatch_master", w700.DispatchMaster, ("dispatch_id",), "dispatch_date"),
+    TableSpec("w700.route_detail", w700.RouteDetail, ("route_stop_id",), "planned_arrival"),
+    TableSpec("w700.driver_assignment", w700.DriverAssignment, ("assignment_id",), "shift_start"),
 )
 
 TABLES: Final[dict[str, TableSpec]] = {spec.name: spec for spec in _SPECS}

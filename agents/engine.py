@@ -1,0 +1,233 @@
+"""The pure heart of the streaming core: apply a batch of changes, say what to write.
+
+Contract:
+- `Engine.apply(changes)` applies decoded changes in the order given and returns an `Output`: the
+  current-state rows of every changed source row (versioned by LSN, deletions as flagged rows) and the
+  ABSOLUTE values of every aggregate cell the batch changed. A change not newer than the state's version of
+  its row (a replay after recovery) changes nothing. No I/O happens here: the worker writes the output.
+- An update or delete retracts what the old row contributed and adds what the new one does: each affected
+  fact root's contribution is captured before its first input changes and recomputed after the batch.
+- `tick()` closes sales windows on wall-clock time (end + grace passed) and re-ages receivables when the
+  Asia/Taipei business day changes; it returns the rows to write, like `apply`.
+- `rebuild()` recomputes every aggregate from the state (after loading it on recovery) and returns every
+  cell, so the sink can be corrected wholesale.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from agents.aggregates import FAMILIES, SALES, Aggregates, bucket_end
+from agents.facts import Contribution, contributions
+from agents.projections import epoch, project, taipei_day_number
+from agents.state import Root, State
+from infra.clock import Clock
+from schemas.envelope import ChangeEnvelope
+from schemas.registry import TABLES, TableSpec
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One decoded change of a captured table."""
+
+    table: str
+    envelope: ChangeEnvelope[BaseModel]
+
+
+@dataclass
+class Output:
+    """What a batch (or tick) asks the sink to write, by ClickHouse table."""
+
+    rows: dict[str, list[Row]] = field(default_factory=dict)
+    applied: int = 0
+    stale: int = 0
+    newest_commit_ms: dict[str, int] = field(default_factory=dict)
+
+    def add(self, table: str, row: Row) -> None:
+        self.rows.setdefault(table, []).append(row)
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(rows) for rows in self.rows.values())
+
+
+def current_table(table: str) -> str:
+    """The ClickHouse current-state table of a source table, e.g. cur_w200_order_master."""
+    return "cur_" + table.replace(".", "_")
+
+
+def _month(value: date | datetime | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC)
+    return (value.year, value.month)
+
+
+def current_rows(spec: TableSpec, envelope: ChangeEnvelope[BaseModel]) -> list[Row]:
+    """The rows that make the current-state table reflect this change.
+
+    Versions are 2·LSN+1 for the change itself; when an update moves a row to another month partition
+    (ReplacingMergeTree only deduplicates inside a partition), a deletion of the old image is written into
+    the old partition with version 2·LSN, older than the new row but newer than anything before it.
+    """
+    lsn = envelope.source.lsn or 0
+    committed = datetime.fromtimestamp(envelope.source.ts_ms / 1000, UTC)
+    rows: list[Row] = []
+    before, after = envelope.before, envelope.after
+    if after is None:
+        assert before is not None
+        return [{**before.model_dump(), "_version": 2 * lsn + 1, "_deleted": 1, "_committed_at": committed}]
+    if before is not None and spec.business_date is not None:
+        old_month = _month(getattr(before, spec.business_date))
+        if old_month != _month(getattr(after, spec.business_date)):
+            rows.append({**before.model_dump(), "_version": 2 * lsn, "_deleted": 1, "_committed_at": committed})
+    rows.append({**after.model_dump(), "_version": 2 * lsn + 1, "_deleted": 0, "_committed_at": committed})
+    return rows
+
+
+class Engine:
+    """State, aggregates and the rules that keep them equal to the truth."""
+
+    def __init__(self, clock: Clock, *, close_grace_seconds: int = 60) -> None:
+        self.clock = clock
+        self.state = State()
+        self.aggregates = Aggregates()
+        self.close_grace_seconds = close_grace_seconds
+        self.today = taipei_day_number(clock.now())
+        self._version = 0
+        self._open_sales: set[tuple[Any, ...]] = set()
+
+    # -- changes -------------------------------------------------------------------------------------
+    def apply(self, changes: Iterable[Change]) -> Output:
+        out = Output()
+        old: dict[Root, Contribution] = {}
+        for change in changes:
+            self._apply_one(change, old, out)
+        self._settle(old)
+        self._emit(out)
+        return out
+
+    def load(self, table: str, key: Any, projection: tuple[Any, ...], version: int) -> None:
+        """Put a row read back from the sink (recovery) without computing any contribution."""
+        self.state.put(table, key, projection, version)
+
+    def _apply_one(self, change: Change, old: dict[Root, Contribution], out: Output) -> None:
+        spec = TABLES[change.table]
+        env = change.envelope
+        image = env.after if env.after is not None else env.before
+        assert image is not None
+        key = getattr(image, spec.primary_key[0])
+        lsn = env.source.lsn or 0
+        projected = change.table in _PROJECTED
+        if projected and self.state.is_stale(change.table, key, lsn):
+            out.stale += 1
+            return
+        for row in current_rows(spec, env):
+            out.add(current_table(change.table), row)
+        out.applied += 1
+        newest = out.newest_commit_ms.get(change.table, 0)
+        out.newest_commit_ms[change.table] = max(newest, env.source.ts_ms)
+        if not projected:
+            return
+        new = project(change.table, env.after) if env.after is not None else None
+        before = self.state.get(change.table, key)
+        if before != new:
+            for root in self.state.dependents(change.table, key, before, new):
+                if root not in old:
+                    old[root] = contributions(self.state, root, self.today)
+        self.state.put(change.table, key, new, lsn)
+
+    def _settle(self, old: dict[Root, Contribution]) -> None:
+        for root, previous in old.items():
+            current = contributions(self.state, root, self.today)
+            for (family, key), values in previous.items():
+                self.aggregates.add(family, key, values, -1)
+            for (family, key), values in current.items():
+                self.aggregates.add(family, key, values, +1)
+
+    # -- wall clock ----------------------------------------------------------------------------------
+    def tick(self) -> Output:
+        """Close sales windows whose end + grace has passed; re-age receivables on a new business day."""
+        now = self.clock.now()
+        out = Output()
+        today = taipei_day_number(now)
+        if today != self.today:
+            self.today = today
+            self._recompute(("invoice",), ("receivables",))
+        deadline = epoch(now) - self.close_grace_seconds
+        for key in [k for k in self._open_sales if bucket_end(k[0], k[1]) <= deadline]:
+            self.aggregates.touch(SALES.name, key)
+        self._emit(out)
+        return out
+
+    def rebuild(self) -> Output:
+        """Recompute every aggregate from the state, and emit every cell (and every emptied one)."""
+        self._recompute(tuple(_ROOT_TABLES), tuple(FAMILIES))
+        out = Output()
+        self._emit(out)
+        return out
+
+    def _recompute(self, kinds: tuple[str, ...], families: tuple[str, ...]) -> None:
+        """Reset `families` and add back the contributions of every root of `kinds` (which must be all the
+        roots feeding those families)."""
+        for family in families:
+            self.aggregates.clear_family(family)
+        for kind in kinds:
+            for key in list(self.state.rows[_ROOT_TABLES[kind]]):
+                for (family, cell_key), values in contributions(self.state, (kind, key), self.today).items():
+                    self.aggregates.add(family, cell_key, values, +1)
+
+    # -- output --------------------------------------------------------------------------------------
+    def next_version(self) -> int:
+        """A version newer than every one given before, in this process or (by the clock) a previous one."""
+        self._version = max(self._version + 1, time.time_ns())
+        return self._version
+
+    def _emit(self, out: Output) -> None:
+        touched = self.aggregates.take_touched()
+        if not touched:
+            return
+        version = self.next_version()
+        updated = self.clock.now()
+        deadline = epoch(updated) - self.close_grace_seconds
+        for family_name, keys in touched.items():
+            family = FAMILIES[family_name]
+            for key in keys:
+                values = self.aggregates.get(family_name, key)
+                row: Row = dict(zip(family.key_names, family.to_columns(key), strict=True))
+                measures = values if values is not None else [0] * len(family.measures)
+                row.update(zip(family.measures, measures, strict=True))
+                row.update(_version=version, _deleted=int(values is None), _updated_at=updated)
+                if family is SALES:
+                    closed = bucket_end(key[0], key[1]) <= deadline
+                    row["closed"] = int(closed)
+                    if closed or values is None:
+                        self._open_sales.discard(key)
+                    else:
+                        self._open_sales.add(key)
+                out.add(family.table, row)
+
+
+_ROOT_TABLES: dict[str, str] = {
+    "order": "w200.order_master",
+    "invoice": "w500.invoice_header",
+    "payment": "w500.payment_record",
+    "movement": "w300.stock_movement",
+    "stock": "w300.warehouse_stock",
+    "dispatch": "w700.dispatch_master",
+}
+
+_PROJECTED: frozenset[str] = frozenset(
+    ["w200.order_master", "w200.order_detail", "w110.product_master", "w100.customer_master", "w110.branch",
+     "w500.invoice_header", "w500.payment_record", "w300.stock_movement", "w300.warehouse_stock",
+     "w700.dispatch_master", "w700.route_detail", "w700.driver_assignment"]
+)

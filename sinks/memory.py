@@ -1,0 +1,32 @@
+"""An in-memory sink: the test double for the ClickHouse sink, with the same replacing semantics."""
+
+from __future__ import annotations
+
+from sinks.base import Row, Sink
+from sinks.ddl import TableDef
+
+
+class MemorySink(Sink):
+    """Keeps every written row per table; `latest` deduplicates like ReplacingMergeTree FINAL."""
+
+    def __init__(self, defs: dict[str, TableDef] | None = None) -> None:
+        super().__init__(defs)
+        self.written: dict[str, list[Row]] = {}
+        self.batches = 0
+
+    def write_batch(self, definition: TableDef, rows: list[Row]) -> None:
+        self.written.setdefault(definition.name, []).extend(rows)
+        self.batches += 1
+
+    def latest(self, table: str) -> list[Row]:
+        definition = self.defs[table]
+        rows = self.written.get(table, [])
+        if not definition.versioned:
+            return [dict(r) for r in rows]
+        winners: dict[tuple[object, ...], Row] = {}
+        for row in rows:  # later rows win ties, as the last inserted row does in ClickHouse
+            key = tuple(row[k] for k in definition.keys)
+            held = winners.get(key)
+            if held is None or row["_version"] >= held["_version"]:
+                winners[key] = row
+        return [dict(r) for r in winners.values() if not r["_deleted"]]
