@@ -166,9 +166,7 @@ def _random_changes(rng: random.Random, n: int) -> list[Change]:
         if table == "w110.branch":
             key = 1 if new.branch_code == "TPE" else 2
         old = held.get((table, key))
-        if old is not None and table == "w110.branch" and rng.random() < 0.3:
-            new = None
-        elif old is not None and rng.random() < 0.25:
+        if old is not None and rng.random() < 0.25:  # a delete
             new = None
         held[(table, key)] = new
         if old is None and new is None:
