@@ -50,6 +50,7 @@ class Output:
     applied: int = 0
     stale: int = 0
     newest_commit_ms: dict[str, int] = field(default_factory=dict)
+    applied_by_table: dict[str, int] = field(default_factory=dict)
 
     def add(self, table: str, row: Row) -> None:
         self.rows.setdefault(table, []).append(row)
@@ -134,6 +135,7 @@ class Engine:
         for row in current_rows(spec, env):
             out.add(current_table(change.table), row)
         out.applied += 1
+        out.applied_by_table[change.table] = out.applied_by_table.get(change.table, 0) + 1
         newest = out.newest_commit_ms.get(change.table, 0)
         out.newest_commit_ms[change.table] = max(newest, env.source.ts_ms)
         if not projected:

@@ -111,8 +111,8 @@ FRESHNESS = TableDef("freshness", (("source_table", "String"), ("last_commit_at"
                      ("source_table",))
 DEAD_LETTERS = TableDef("dead_letters", (("topic", "String"), ("partition", "UInt32"), ("offset", "Int64"),
                                          ("reason", "String"), ("value", "String"),
-                                         ("dead_lettered_at", "DateTime64(3, 'UTC')")),
-                        ("topic", "partition", "offset"), versioned=False)
+                                         ("dead_lettered_at", "DateTime64(3, 'UTC')"), *VERSION_COLUMNS),
+                        ("topic", "partition", "offset"))
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,53 @@
+"""Prometheus metrics of the streaming worker.
+
+Contract: `StreamMetrics()` creates its metrics in its own registry (so tests can build many); in a
+deployment the worker runs with PROMETHEUS_MULTIPROC_DIR set, so the values also land in the shared
+directory the API's `GET /metrics` reads (prometheus_client multiprocess mode). Nothing happens at import.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from agents.pipeline import BatchReport
+
+BATCH_SIZES = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+
+
+class StreamMetrics:
+    """Counters and histograms the pipeline updates after each batch."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = registry or CollectorRegistry()
+        self.registry = r
+        self.applied = Counter("lg_stream_events_applied", "Change events applied, by source table",
+                               ["table"], registry=r)
+        self.stale = Counter("lg_stream_events_replayed", "Change events skipped as already applied", registry=r)
+        self.dead = Counter("lg_stream_events_dead_lettered", "Records sent to the dead-letter topic", registry=r)
+        self.batch_size = Histogram("lg_stream_batch_records", "Records per batch", buckets=BATCH_SIZES, registry=r)
+        self.write_seconds = Histogram("lg_stream_write_seconds", "Time to write one batch to ClickHouse",
+                                       buckets=SECONDS, registry=r)
+        self.lag_seconds = Histogram("lg_stream_commit_to_visible_seconds",
+                                     "Source commit to visible in ClickHouse, newest change per table and batch",
+                                     buckets=SECONDS, registry=r)
+        self.lag_ms = Gauge("lg_stream_table_lag_ms", "Commit-to-visible lag of the newest change, by table",
+                            ["table"], registry=r, multiprocess_mode="livemax")
+
+    def observe_batch(self, report: BatchReport) -> None:
+        self.batch_size.observe(report.records)
+        self.write_seconds.observe(report.write_seconds)
+        if report.stale:
+            self.stale.inc(report.stale)
+        if report.dead_lettered:
+            self.dead.inc(report.dead_lettered)
+        for table, lag in report.lags_ms.items():
+            self.lag_ms.labels(table).set(lag)
+            self.lag_seconds.observe(lag / 1000)
+
+    def observe_applied(self, counts: dict[str, int]) -> None:
+        for table, count in counts.items():
+            self.applied.labels(table).inc(count)

@@ -1,0 +1,201 @@
+"""One batch of raw Kafka records in, exact results and their checkpoint out: the worker's whole job.
+
+Contract for `Pipeline.process(records)` (records of any of the table topics and the heartbeat topic):
+1. every record is decoded once; one that is not a valid change of a captured table is sent to the
+   dead-letter topic (with topic, partition, offset and reason) BEFORE anything is written, counted and
+   logged, and processing carries on with the rest;
+2. the engine applies the valid changes; the sink receives the current-state rows and absolute aggregate
+   values, and flushes them;
+3. only then are freshness and the consumed positions (`stream_offsets`, next offset per partition)
+   written. A crash anywhere before step 3 completes leaves the previous checkpoint, from which a restart
+   replays; replays are idempotent (versions), so nothing is lost and nothing is counted twice.
+Faust, aiokafka and ClickHouse stay outside: the worker passes records in, a `Sink` and a dead-letter
+callable out, so this runs in unit tests with the in-memory sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from agents.engine import Change, Engine, Output
+from agents.metrics import StreamMetrics
+from schemas.decode import ChangeDecoder, MalformedChange, decode_heartbeat
+from sinks.base import Sink
+from streams.replay import RawRecord
+
+log = logging.getLogger("luckygas.pipeline")
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that could not be applied, and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    value: bytes | None
+
+
+DeadLetterSender = Callable[[DeadLetter], Awaitable[None]]
+
+
+@dataclass
+class TableFreshness:
+    """How current one source table is in ClickHouse."""
+
+    last_commit_ms: int | None = None
+    last_visible_ms: int | None = None
+    last_lag_ms: int = 0
+    caught_up_ms: int | None = None
+    events_applied: int = 0
+
+
+@dataclass
+class BatchReport:
+    records: int = 0
+    applied: int = 0
+    stale: int = 0
+    dead_lettered: int = 0
+    rows_written: int = 0
+    write_seconds: float = 0.0
+    lags_ms: dict[str, int] = field(default_factory=dict)
+
+
+def _ms_to_datetime(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class Pipeline:
+    """Decode → engine → sink → checkpoint, one batch at a time (callers serialise calls)."""
+
+    def __init__(self, engine: Engine, sink: Sink, decoder: ChangeDecoder, heartbeat_topic: str,
+                 dead_letter: DeadLetterSender, metrics: StreamMetrics | None = None) -> None:
+        self.engine = engine
+        self.sink = sink
+        self.decoder = decoder
+        self.heartbeat_topic = heartbeat_topic
+        self.dead_letter = dead_letter
+        self.metrics = metrics or StreamMetrics()
+        self.checkpoint: dict[TopicPartition, int] = {}
+        self.highwaters: Callable[[TopicPartition], int | None] = lambda _tp: None
+        self.freshness: dict[str, TableFreshness] = {}
+        self._topic_table = {topic: spec.name for topic in decoder.topics
+                             if (spec := decoder.table_of(topic)) is not None}
+
+    async def process(self, records: Sequence[RawRecord]) -> BatchReport:
+        report = BatchReport(records=len(records))
+        changes: list[Change] = []
+        dead: list[DeadLetter] = []
+        heartbeat_ms: int | None = None
+        for record in records:
+            try:
+                if record.topic == self.heartbeat_topic:
+                    beat = decode_heartbeat(record.topic, record.value, partition=record.partition,
+                                            offset=record.offset)
+                    heartbeat_ms = max(heartbeat_ms or 0, beat.ts_ms)
+                    continue
+                envelope = self.decoder.decode(record.topic, record.value, partition=record.partition,
+                                               offset=record.offset)
+            except MalformedChange as error:
+                dead.append(DeadLetter(record.topic, record.partition, record.offset, error.reason, record.value))
+                continue
+            if envelope is not None:  # None: a Kafka tombstone after a delete, nothing to apply
+                changes.append(Change(self._topic_table[record.topic], envelope))
+        for letter in dead:
+            await self.dead_letter(letter)
+            log.warning("dead-lettered %s[%d]@%d: %s", letter.topic, letter.partition, letter.offset, letter.reason)
+        output = self.engine.apply(changes)
+        report.applied, report.stale, report.dead_lettered = output.applied, output.stale, len(dead)
+        self._add_output(output)
+        self._add_dead_letters(dead)
+        started = time.perf_counter()
+        report.rows_written = await asyncio.to_thread(self.sink.flush)
+        visible_ms = int(time.time() * 1000)
+        report.lags_ms = self._note_applied(output, visible_ms)
+        self._advance(records, heartbeat_ms)
+        self._add_freshness_and_checkpoint(records, output, heartbeat_ms is not None)
+        report.rows_written += await asyncio.to_thread(self.sink.flush)
+        report.write_seconds = time.perf_counter() - started
+        self.metrics.observe_batch(report)
+        return report
+
+    async def tick(self) -> int:
+        """Emit what wall-clock time changed (closed windows, re-aged receivables); rows written."""
+        output = self.engine.tick()
+        if not output.rows:
+            return 0
+        self._add_output(output)
+        return await asyncio.to_thread(self.sink.flush)
+
+    async def write_output(self, output: Output) -> int:
+        """Write rows the engine produced outside a batch (a rebuild on recovery)."""
+        self._add_output(output)
+        return await asyncio.to_thread(self.sink.flush)
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _add_output(self, output: Output) -> None:
+        for table, rows in output.rows.items():
+            self.sink.add(table, rows)
+
+    def _add_dead_letters(self, dead: list[DeadLetter]) -> None:
+        if not dead:
+            return
+        now = datetime.now(UTC)
+        self.sink.add("dead_letters", [
+            {"topic": d.topic, "partition": d.partition, "offset": d.offset, "reason": d.reason,
+             "value": (d.value or b"").decode("utf-8", "replace")[:10_000], "dead_lettered_at": now,
+             "_version": 1, "_deleted": 0} for d in dead])
+
+    def _note_applied(self, output: Output, visible_ms: int) -> dict[str, int]:
+        lags: dict[str, int] = {}
+        for table, commit_ms in output.newest_commit_ms.items():
+            fresh = self.freshness.setdefault(table, TableFreshness())
+            fresh.last_commit_ms = max(fresh.last_commit_ms or 0, commit_ms)
+            fresh.last_visible_ms = visible_ms
+            fresh.last_lag_ms = lags[table] = max(0, visible_ms - commit_ms)
+        return lags
+
+    def _advance(self, records: Sequence[RawRecord], heartbeat_ms: int | None) -> None:
+        for record in records:
+            tp = (record.topic, record.partition)
+            self.checkpoint[tp] = max(self.checkpoint.get(tp, 0), record.offset + 1)
+        if heartbeat_ms is None:
+            return
+        # A heartbeat proves the source was captured up to its time; a table whose topic we have consumed
+        # to the end is therefore current up to then, even if nothing in it changed.
+        for topic, table in self._topic_table.items():
+            highwater = self.highwaters((topic, 0))
+            if highwater is None or self.checkpoint.get((topic, 0), 0) >= highwater:
+                fresh = self.freshness.setdefault(table, TableFreshness())
+                fresh.caught_up_ms = max(fresh.caught_up_ms or 0, heartbeat_ms)
+
+    def _add_freshness_and_checkpoint(self, records: Sequence[RawRecord], output: Output, beat: bool) -> None:
+        now = datetime.now(UTC)
+        version = self.engine.next_version()
+        self.metrics.observe_applied(output.applied_by_table)
+        for table, count in output.applied_by_table.items():
+            self.freshness.setdefault(table, TableFreshness()).events_applied += count
+        changed = set(output.newest_commit_ms) | (set(self.freshness) if beat else set())
+        self.sink.add("freshness", [self.freshness_row(t, version, now) for t in sorted(changed)])
+        touched = {(r.topic, r.partition) for r in records}
+        self.sink.add("stream_offsets", [
+            {"topic": tp[0], "partition": tp[1], "next_offset": self.checkpoint[tp], "_version": version,
+             "_deleted": 0, "_updated_at": now} for tp in sorted(touched)])
+
+    def freshness_row(self, table: str, version: int, now: datetime) -> dict[str, Any]:
+        f = self.freshness[table]
+        return {"source_table": table, "last_commit_at": _ms_to_datetime(f.last_commit_ms),
+                "last_visible_at": _ms_to_datetime(f.last_visible_ms), "last_lag_ms": f.last_lag_ms,
+                "caught_up_to": _ms_to_datetime(f.caught_up_ms), "events_applied": f.events_applied,
+                "_version": version, "_deleted": 0, "_updated_at": now}
+
+
