@@ -59,7 +59,10 @@ def clickhouse_type(annotation: Any) -> str:
         inner = [a for a in get_args(annotation) if a is not type(None)]
         if len(inner) != 1:
             raise TypeError(f"unsupported union {annotation!r}")
-        return f"Nullable({clickhouse_type(inner[0])})"
+        kind = clickhouse_type(inner[0])
+        if kind.startswith("LowCardinality("):  # ClickHouse nests the other way round
+            return f"LowCardinality(Nullable({kind.removeprefix('LowCardinality(').removesuffix(')')}))"
+        return f"Nullable({kind})"
     if origin is Literal:
         return "LowCardinality(String)"
     if hasattr(annotation, "__metadata__"):  # Annotated[...]

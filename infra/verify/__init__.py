@@ -1,0 +1,1 @@
+"""make verify: the streamed aggregates against the truth recomputed from PostgreSQL."""

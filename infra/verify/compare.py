@@ -1,0 +1,89 @@
+"""Compare what the stream wrote to ClickHouse with the truth recomputed from PostgreSQL.
+
+Contract: `differences(settings)` returns every difference: per aggregate family, each cell whose measures
+differ or that exists on one side only; per source table, a live-row count that differs. Cells whose
+measures are all zero do not exist (the engine deletes them), on either side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import psycopg
+
+from agents.aggregates import FAMILIES
+from agents.engine import current_table
+from infra.clickhouse.runner import get_client
+from infra.clock import SystemClock, business_day
+from infra.settings import StackSettings
+from infra.verify.truth import TRUTH
+from schemas.registry import TABLES
+from sinks.clickhouse import ClickHouseSink
+
+Cells = dict[tuple[Any, ...], list[int]]
+
+
+@dataclass(frozen=True)
+class Difference:
+    what: str  # an aggregate family or "rows:<table>"
+    key: tuple[Any, ...]
+    truth: list[int] | None
+    stream: list[int] | None
+
+    def __str__(self) -> str:
+        return f"{self.what} {self.key}: truth={self.truth} stream={self.stream}"
+
+
+def truth_cells(conn: psycopg.Connection[Any], family: str, today: date) -> Cells:
+    width = len(FAMILIES[family].keys)
+    cells: Cells = {}
+    for row in conn.execute(TRUTH[family], {"today": today} if "%(today)s" in TRUTH[family] else None):
+        measures = [int(v) for v in row[width:]]
+        if any(measures):
+            cells[tuple(row[:width])] = measures
+    return cells
+
+
+def stream_cells(sink: ClickHouseSink, family: str) -> Cells:
+    f = FAMILIES[family]
+    return {f.from_columns(tuple(r[k] for k in f.key_names)): [int(r[m]) for m in f.measures]
+            for r in sink.latest(f.table)}
+
+
+def compare_cells(what: str, truth: Cells, stream: Cells) -> list[Difference]:
+    return [Difference(what, key, truth.get(key), stream.get(key))
+            for key in sorted(truth.keys() | stream.keys(), key=repr)
+            if truth.get(key) != stream.get(key)]
+
+
+def row_counts(conn: psycopg.Connection[Any], sink: ClickHouseSink) -> list[Difference]:
+    diffs = []
+    for table in TABLES:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        truth = int(row[0]) if row else 0
+        stream = sink.query_rows(f"SELECT count() AS n FROM `{sink.database}`.`{current_table(table)}` FINAL "
+                                 "WHERE _deleted = 0")[0]["n"]
+        if truth != stream:
+            diffs.append(Difference(f"rows:{table}", (), [truth], [int(stream)]))
+    return diffs
+
+
+def differences(settings: StackSettings) -> tuple[list[Difference], dict[str, int]]:
+    """Every difference, and the number of cells checked per family."""
+    today = business_day(SystemClock().now())
+    sink = ClickHouseSink(get_client(settings), settings.clickhouse.database)
+    checked: dict[str, int] = {}
+    diffs: list[Difference] = []
+    try:
+        with psycopg.connect(settings.postgres.dsn()) as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")  # one snapshot for every query
+            for family in FAMILIES:
+                truth = truth_cells(conn, family, today)
+                checked[family] = len(truth)
+                diffs += compare_cells(family, truth, stream_cells(sink, family))
+            diffs += row_counts(conn, sink)
+    finally:
+        sink.close()
+    return diffs, checked
