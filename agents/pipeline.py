@@ -26,7 +26,7 @@ from typing import Any
 from agents.engine import Change, Engine, Output
 from agents.metrics import StreamMetrics
 from schemas.decode import ChangeDecoder, MalformedChange, decode_heartbeat
-from sinks.base import Sink
+from sinks.base import Sink, SinkError
 from streams.replay import RawRecord
 
 log = logging.getLogger("luckygas.pipeline")
@@ -86,6 +86,8 @@ class Pipeline:
         self.dead_letter = dead_letter
         self.metrics = metrics or StreamMetrics()
         self.checkpoint: dict[TopicPartition, int] = {}
+        self.retry_initial_seconds = 0.5
+        self.retry_max_seconds = 5.0
         self.highwaters: Callable[[TopicPartition], int | None] = lambda _tp: None
         self.freshness: dict[str, TableFreshness] = {}
         self._topic_table = {topic: spec.name for topic in decoder.topics
@@ -118,12 +120,12 @@ class Pipeline:
         self._add_output(output)
         self._add_dead_letters(dead)
         started = time.perf_counter()
-        report.rows_written = await asyncio.to_thread(self.sink.flush)
+        report.rows_written = await self._flush()
         visible_ms = int(time.time() * 1000)
         report.lags_ms = self._note_applied(output, visible_ms)
         self._advance(records, heartbeat_ms)
         self._add_freshness_and_checkpoint(records, output, heartbeat_ms is not None)
-        report.rows_written += await asyncio.to_thread(self.sink.flush)
+        report.rows_written += await self._flush()
         report.write_seconds = time.perf_counter() - started
         self.metrics.observe_batch(report)
         return report
@@ -134,12 +136,26 @@ class Pipeline:
         if not output.rows:
             return 0
         self._add_output(output)
-        return await asyncio.to_thread(self.sink.flush)
+        return await self._flush()
 
     async def write_output(self, output: Output) -> int:
         """Write rows the engine produced outside a batch (a rebuild on recovery)."""
         self._add_output(output)
-        return await asyncio.to_thread(self.sink.flush)
+        return await self._flush()
+
+    async def _flush(self) -> int:
+        """Flush, retrying with backoff while the sink fails (e.g. ClickHouse restarting): the sink keeps what
+        it could not write, and nothing after this batch is consumed meanwhile, so nothing is lost."""
+        delay = self.retry_initial_seconds
+        written = 0
+        while True:
+            try:
+                return written + await asyncio.to_thread(self.sink.flush)
+            except SinkError as error:
+                self.metrics.write_failures.inc()
+                log.warning("write failed, retrying in %.1fs: %s", delay, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max_seconds)
 
     # -- helpers -------------------------------------------------------------------------------------
     def _add_output(self, output: Output) -> None:

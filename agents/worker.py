@@ -21,7 +21,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import faust
@@ -45,10 +44,6 @@ log = logging.getLogger("luckygas.worker")
 
 BATCH_MAX = 5_000
 BATCH_WITHIN_SECONDS = 0.25
-
-
-def status_file(settings: StackSettings) -> Path:
-    return settings.state_dir / "worker" / "status.json"
 
 
 class Worker:
@@ -125,7 +120,7 @@ class Worker:
             "events_applied": sum(f.events_applied for f in self.pipeline.freshness.values()),
             "dead_lettered": int(m.dead._value.get()), "recovery": self.recovery,
         }
-        path = status_file(self.settings)
+        path = self.settings.worker_status_file
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(status))

@@ -72,6 +72,17 @@ class ClickHouseSettings(BaseModel):
         return f"{scheme}://{self.host}:{self.http_port}"
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API (FastAPI under uvicorn) and the streaming worker it reports on."""
+
+    host: str = "127.0.0.1"
+    port: int = 18000
+    # The spec's data-freshness SLA: a table whose newest data is older than this is reported stale.
+    freshness_sla_seconds: int = 300
+    # The worker writes its status every second; older than this, it is reported down.
+    worker_stale_seconds: float = 15.0
+
+
 class StackSettings(BaseSettings):
     """Everything the local stack needs; every value can be overridden by `LG_<PART>__<FIELD>`."""
 
@@ -84,6 +95,7 @@ class StackSettings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     connect: ConnectSettings = ConnectSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
+    api: ApiSettings = ApiSettings()
     timezone: str = "Asia/Taipei"
 
     @property
@@ -93,6 +105,15 @@ class StackSettings(BaseSettings):
     @property
     def jars_dir(self) -> Path:
         return self.state_dir / "jars"
+
+    @property
+    def metrics_dir(self) -> Path:
+        """prometheus_client's multiprocess directory, shared by the worker and the API."""
+        return self.state_dir / "metrics"
+
+    @property
+    def worker_status_file(self) -> Path:
+        return self.state_dir / "worker" / "status.json"
 
 
 @lru_cache(maxsize=1)
@@ -104,7 +125,7 @@ def get_settings() -> StackSettings:
 def settings_env(settings: StackSettings) -> dict[str, str]:
     """The `LG_*` environment that rebuilds `settings` in a child process (e.g. the simulator)."""
     env: dict[str, str] = {"LG_STATE_DIR": str(settings.state_dir), "LG_TIMEZONE": settings.timezone}
-    for part in ("postgres", "kafka", "connect", "clickhouse"):
+    for part in ("postgres", "kafka", "connect", "clickhouse", "api"):
         model: BaseModel = getattr(settings, part)
         for name, value in model.model_dump().items():
             raw = value.get_secret_value() if isinstance(value, SecretStr) else value

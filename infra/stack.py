@@ -5,9 +5,10 @@
     python -m infra.stack status | down | clean
 
 Contract: every command is idempotent. `up` starts only what is not running, backfills the operational
-database only when it holds no orders, and returns (exit 0) only when PostgreSQL, ClickHouse, Kafka and
-Kafka Connect with its connector are all healthy; otherwise it exits 1 naming the failing part and the
-tail of its log. All state lives under `settings.state_dir`; `clean` stops everything and removes it.
+database only when it holds no orders, and returns (exit 0) only when PostgreSQL, ClickHouse, Kafka,
+Kafka Connect with its connector, the streaming worker and the API are all healthy; otherwise it exits 1
+naming the failing part and the tail of its log. All state lives under `settings.state_dir`; `clean` stops
+everything and removes it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from infra.kafka.jars import ensure_jars
 from infra.postgres.runner import apply_schema, postgres_healthy, start_postgres, stop_postgres
 from infra.postgres.tables import CAPTURED_TABLES
 from infra.process import StackError
+from infra.services import api_healthy, start_services, stop_services, worker_healthy
 from infra.settings import StackSettings, get_settings, settings_env
 
 
@@ -50,6 +52,9 @@ PARTS: tuple[Part, ...] = (
          clickhouse_healthy),
     Part("kafka", lambda s: f"kafka://{s.kafka.bootstrap_servers}", kafka_healthy),
     Part("connect", lambda s: f"{s.connect.rest_url}/connectors/{s.connect.connector_name}/status", connect_healthy),
+    Part("worker", lambda s: f"status {s.worker_status_file}", worker_healthy),
+    Part("api", lambda s: f"http://{s.api.host}:{s.api.port}/docs (health, freshness, metrics, kpis/today)",
+         api_healthy),
 )
 
 
@@ -91,6 +96,7 @@ def up(settings: StackSettings, backfill_days: int, backfill_args: tuple[str, ..
     backfill(settings, backfill_days, extra=backfill_args)
     start_connect(settings)
     register_connector(settings, list(CAPTURED_TABLES))
+    start_services(settings)
     wait_healthy(settings, timeout=180)
 
 
@@ -106,7 +112,8 @@ def wait_healthy(settings: StackSettings, timeout: float) -> None:
 
 
 def down(settings: StackSettings) -> None:
-    """Stop every part, Connect first so it commits its offsets while Kafka is still there."""
+    """Stop every part: our services, then Connect (it commits its offsets while Kafka is still there)."""
+    stop_services(settings)
     stop_connect(settings)
     stop_kafka(settings)
     stop_clickhouse(settings)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from infra.settings import (
     PROJECT_ROOT,
+    ApiSettings,
     ClickHouseSettings,
     ConnectSettings,
     KafkaSettings,
@@ -28,4 +29,5 @@ def test_stack_settings(state_dir: Path | None = None) -> StackSettings:
         kafka=KafkaSettings(bootstrap_servers="127.0.0.1:19192", controller_port=19193),
         connect=ConnectSettings(rest_url="http://127.0.0.1:18183", heartbeat_interval_ms=1_000),
         clickhouse=ClickHouseSettings(http_port=18223, tcp_port=19100),
+        api=ApiSettings(port=18100),
     )

@@ -1,0 +1,57 @@
+"""GET /freshness: per source table, how old the newest data visible in ClickHouse is (the 5-minute SLA).
+
+Age counts from the later of the newest applied change's commit time and the last Debezium heartbeat
+the worker had fully caught up with, so a quiet table is not reported stale while capture is current.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from api.deps import ClickHouseDep, SettingsDep
+
+router = APIRouter(tags=["operations"])
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """ClickHouse returns DateTime64(3, 'UTC') values without tzinfo: say they are UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class TableFreshness(BaseModel):
+    source_table: str
+    status: Literal["fresh", "stale"]
+    age_seconds: float
+    last_commit_at: datetime | None
+    last_visible_at: datetime | None
+    last_commit_to_visible_ms: int
+    caught_up_to: datetime | None
+    events_applied: int
+
+
+class Freshness(BaseModel):
+    sla_seconds: int
+    within_sla: bool
+    worst_age_seconds: float | None
+    tables: list[TableFreshness]
+
+
+@router.get("/freshness", response_model=Freshness)
+def freshness(settings: SettingsDep, clickhouse: ClickHouseDep) -> Freshness:
+    sla = settings.api.freshness_sla_seconds
+    result = clickhouse.query("SELECT source_table, age_ms, last_commit_at, last_visible_at, last_lag_ms, "
+                              "caught_up_to, events_applied FROM freshness_now ORDER BY source_table")
+    tables = [
+        TableFreshness(source_table=r[0], status="fresh" if r[1] / 1000 <= sla else "stale", age_seconds=r[1] / 1000,
+                       last_commit_at=_utc(r[2]), last_visible_at=_utc(r[3]), last_commit_to_visible_ms=r[4],
+                       caught_up_to=_utc(r[5]),
+                       events_applied=r[6])
+        for r in result.result_rows
+    ]
+    worst = max((t.age_seconds for t in tables), default=None)
+    return Freshness(sla_seconds=sla, within_sla=bool(tables) and all(t.status == "fresh" for t in tables),
+                     worst_age_seconds=worst, tables=tables)
