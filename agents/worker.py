@@ -38,7 +38,7 @@ from schemas.decode import ChangeDecoder
 from sinks.clickhouse import ClickHouseSink
 from streams.app import create_app
 from streams.replay import RawRecord
-from streams.topics import dead_letter_topic_name, heartbeat_topic_name
+from streams.topics import dead_letter_topic_name, ensure_topics, heartbeat_topic_name
 
 log = logging.getLogger("luckygas.worker")
 
@@ -127,6 +127,9 @@ class Worker:
         tmp.replace(path)
 
     async def recover(self) -> None:
+        created = await ensure_topics(self.settings)
+        if created:
+            log.info("created %d topics not yet made by Debezium: %s", len(created), ", ".join(created))
         self.sink.ensure_schema()
         report = await recover(self.pipeline, self.sink)
         self.recovery = {"rows_loaded": report.rows_loaded, "cells": report.cells,

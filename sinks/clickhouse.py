@@ -6,12 +6,19 @@ calls it at start). Inserts are synchronous; the async worker calls `flush` in a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from sinks.base import Row, Sink
 from sinks.ddl import TableDef, create_statements
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 class ClickHouseSink(Sink):
@@ -34,12 +41,13 @@ class ClickHouseSink(Sink):
     def latest(self, table: str) -> list[Row]:
         definition = self.defs[table]
         where = " FINAL WHERE _deleted = 0" if definition.versioned else ""
-        result = self.client.query(f"SELECT * FROM `{self.database}`.`{table}`{where}")
-        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+        return self.query_rows(f"SELECT * FROM `{self.database}`.`{table}`{where}")
 
     def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[Row]:
+        """Rows as dicts; datetimes always timezone-aware (clickhouse-connect returns UTC ones naive)."""
         result = self.client.query(sql, parameters=parameters)
-        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+        return [{name: _aware(value) for name, value in zip(result.column_names, row, strict=True)}
+                for row in result.result_rows]
 
     def close(self) -> None:
         super().close()

@@ -49,3 +49,33 @@ def declare_topics(app: faust.App, settings: StackSettings) -> StreamTopics:
         heartbeat=raw(heartbeat_topic_name(prefix)),
         dead_letter=raw(dead_letter_topic_name(prefix)),
     )
+
+
+async def ensure_topics(settings: StackSettings, replication_factor: int = 1) -> list[str]:
+    """Create every topic the worker reads or writes that does not exist yet; returns those created.
+
+    Run before the worker subscribes: a consumer subscribed to a topic Debezium has not created yet would
+    only notice it at its next metadata refresh (minutes), leaving that table's changes waiting.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    prefix = settings.kafka.topic_prefix
+    wanted = [topic_for(t, prefix) for t in CAPTURED_TABLES]
+    wanted += [heartbeat_topic_name(prefix), dead_letter_topic_name(prefix)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics([NewTopic(t, settings.kafka.partitions, replication_factor)
+                                           for t in missing])
+            except Exception:  # e.g. Debezium created one meanwhile: judge by what exists now
+                still = [t for t in wanted if t not in set(await admin.list_topics())]
+                if still:
+                    raise
+
+    finally:
+        await admin.close()
+    return missing
