@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps jars up down run status clean test test-unit test-integration lint bench
+.PHONY: help install system-deps jars up down run status clean test test-unit test-integration lint bench verify
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ down: ## stop the background stack
 status: ## health of every part, and where it listens
 	@$(PY) -m infra.stack status
 
+verify: $(STAMP) ## recompute every aggregate from PostgreSQL and compare with ClickHouse; non-zero exit on any difference
+	@$(PY) -m infra.verify
+
 clean: ## stop everything and remove all local state (.state/)
 	@test -x $(PY) && $(PY) -m infra.stack clean || rm -rf .state
 
@@ -53,5 +56,5 @@ test-integration: install ## tests against real services the fixtures start (the
 test: install lint ## install everything, lint, run all tests (unit + integration)
 	@$(VENV)/bin/pytest tests/unit tests/integration
 
-bench: install ## benchmarks against the real stack; writes bench/results/*.json and the README table
+bench: install ## benchmarks against the real stack (change capture, streaming core); writes .state/bench/*.json and the README tables
 	@$(PY) -m infra.bench

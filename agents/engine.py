@@ -51,6 +51,7 @@ class Output:
     stale: int = 0
     newest_commit_ms: dict[str, int] = field(default_factory=dict)
     applied_by_table: dict[str, int] = field(default_factory=dict)
+    commit_ms: list[int] = field(default_factory=list)  # per applied change, for commit-to-visible latency
 
     def add(self, table: str, row: Row) -> None:
         self.rows.setdefault(table, []).append(row)
@@ -136,6 +137,7 @@ class Engine:
             out.add(current_table(change.table), row)
         out.applied += 1
         out.applied_by_table[change.table] = out.applied_by_table.get(change.table, 0) + 1
+        out.commit_ms.append(env.source.ts_ms)
         newest = out.newest_commit_ms.get(change.table, 0)
         out.newest_commit_ms[change.table] = max(newest, env.source.ts_ms)
         if not projected:

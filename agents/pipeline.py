@@ -68,6 +68,7 @@ class BatchReport:
     rows_written: int = 0
     write_seconds: float = 0.0
     lags_ms: dict[str, int] = field(default_factory=dict)
+    change_lags_ms: list[int] = field(default_factory=list)
 
 
 def _ms_to_datetime(ms: int | None) -> datetime | None:
@@ -123,6 +124,7 @@ class Pipeline:
         report.rows_written = await self._flush()
         visible_ms = int(time.time() * 1000)
         report.lags_ms = self._note_applied(output, visible_ms)
+        report.change_lags_ms = [visible_ms - commit for commit in output.commit_ms]
         self._advance(records, heartbeat_ms)
         self._add_freshness_and_checkpoint(records, output, heartbeat_ms is not None)
         report.rows_written += await self._flush()

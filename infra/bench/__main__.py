@@ -1,6 +1,9 @@
-"""`make bench`: start a benchmark stack from clean state, measure, write results and the README table.
+"""`make bench`: start a benchmark stack from clean state, measure, write results and the README tables.
 
-    python -m infra.bench [--backfill-days 30] [--keep]
+    python -m infra.bench [--only cdc|streaming] [--backfill-days 30] [--streaming-days 90] [--keep]
+
+`cdc`: change capture alone (no worker). `streaming`: the worker and API on 90 days of history: rebuild,
+decode ceiling, commit-to-visible latency at 100 and 1,000 changes/s, memory, and a final verify.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 import psutil
 
 from infra import stack
-from infra.bench import cdc
+from infra.bench import cdc, streaming
 from infra.bench.memory import component_rss_mb
 from infra.bench.report import markdown_table, update_readme, write_json
 from infra.clickhouse.runner import start_clickhouse
@@ -27,6 +30,7 @@ from infra.postgres.runner import apply_schema, start_postgres
 from infra.postgres.tables import CAPTURED_TABLES
 from infra.settings import (
     PROJECT_ROOT,
+    ApiSettings,
     ClickHouseSettings,
     ConnectSettings,
     KafkaSettings,
@@ -43,6 +47,7 @@ def bench_settings() -> StackSettings:
         kafka=KafkaSettings(bootstrap_servers="127.0.0.1:19292", controller_port=19293),
         connect=ConnectSettings(rest_url="http://127.0.0.1:18283"),
         clickhouse=ClickHouseSettings(http_port=18323, tcp_port=19200),
+        api=ApiSettings(port=18200),
     )
 
 
@@ -117,22 +122,71 @@ def summary_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def run_streaming(days: int, keep: bool) -> dict[str, Any]:
+    settings = bench_settings()
+    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+                               "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, "
+                                          f"{psutil.virtual_memory().total / 2**30:.0f} GiB"}
+    try:
+        bring_up(settings, days, results)
+        results["ceiling"] = asyncio.run(streaming.decode_ceiling(settings))
+        results["rebuild"] = streaming.rebuild(settings)
+        results["rebuild"]["ratio_to_ceiling"] = round(
+            results["rebuild"]["events_per_second"] / results["ceiling"]["events_per_second"], 3)
+        results["verify_after_rebuild"] = streaming.verify_now(settings)
+        results["latency"] = {str(rate): streaming.latency_run(settings, rate, 40) for rate in (100, 1000)}
+        results["verify_after_load"] = streaming.verify_now(settings)
+        results["rss_mb"] = component_rss_mb(settings)
+    finally:
+        if not keep:
+            stack.clean(settings)
+    return results
+
+
+def streaming_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
+    rb, ceiling = r["rebuild"], r["ceiling"]
+    rows = [("history", f"{r['backfill']['rows']:,} rows, {r['backfill']['days']} days"),
+            ("rebuild every aggregate from the start of the topics (worker on an empty ClickHouse)",
+             f"{rb['seconds']} s, {rb['events_per_second']:,} events/s sustained end to end"),
+            ("ceiling: plain aiokafka consumer, decode only, same topics",
+             f"{ceiling['events_per_second']:,} events/s → the worker reaches {rb['ratio_to_ceiling']:.0%} of it"),
+            ("worker resident memory after the rebuild",
+             f"{rb['worker_rss_mb']} MiB (peak {rb['worker_peak_rss_mb']} MiB)")]
+    for rate, run_ in r["latency"].items():
+        rows.append((f"commit → visible in ClickHouse at {rate} changes/s",
+                     f"p50 {run_['p50_ms']} ms, p99 {run_['p99_ms']} ms ({run_['applied']:,} changes, "
+                     f"achieved {run_['achieved_rate']}/s, worker {run_['worker_rss_mb']} MiB)"))
+    rows.append(("verify after rebuild / after load",
+                 f"{r['verify_after_rebuild']['differences']} / {r['verify_after_load']['differences']} differences "
+                 f"({r['verify_after_load']['cells_checked']:,} cells checked)"))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.bench")
+    parser.add_argument("--only", choices=("cdc", "streaming"), help="run one benchmark (default: both)")
     parser.add_argument("--backfill-days", type=int, default=30)
+    parser.add_argument("--streaming-days", type=int, default=90)
     parser.add_argument("--keep", action="store_true", help="leave the benchmark stack running")
-    parser.add_argument("--report-only", action="store_true", help="re-render the README table from the last JSON")
+    parser.add_argument("--report-only", action="store_true", help="re-render the README tables from the last JSON")
     args = parser.parse_args()
-    out = PROJECT_ROOT / ".state" / "bench" / "cdc.json"
-    if args.report_only:
-        results = json.loads(out.read_text())
-    else:
-        results = run(args.backfill_days, args.keep)
+    for name in ("cdc", "streaming"):
+        if args.only not in (None, name):
+            continue
+        out = PROJECT_ROOT / ".state" / "bench" / f"{name}.json"
+        if args.report_only:
+            results = json.loads(out.read_text())
+        elif name == "cdc":
+            results = run(args.backfill_days, args.keep)
+        else:
+            results = run_streaming(args.streaming_days, args.keep)
         write_json(results, out)
-    table = markdown_table(summary_rows(results), f"Change capture, measured {results['when']} on {results['machine']}"
-                           f" (full results: {out.relative_to(PROJECT_ROOT)})")
-    update_readme("cdc", table)
-    print(table)
+        rows = summary_rows(results) if name == "cdc" else streaming_rows(results)
+        title = "Change capture" if name == "cdc" else "Streaming core"
+        table = markdown_table(rows, f"{title}, measured {results['when']} on {results['machine']}"
+                                     f" (full results: {out.relative_to(PROJECT_ROOT)})")
+        update_readme(name, table)
+        print(table)
     return 0
 
 

@@ -39,6 +39,8 @@ def component_pids(settings: StackSettings) -> dict[str, int]:
         "kafka": settings.state_dir / "run" / "kafka.pid",
         "connect": settings.state_dir / "run" / "connect.pid",
         "clickhouse": settings.state_dir / "run" / "clickhouse.pid",
+        "worker": settings.state_dir / "run" / "worker.pid",
+        "api": settings.state_dir / "run" / "api.pid",
     }
     for name, path in candidates.items():
         pid = _pid_from(path)

@@ -1,0 +1,174 @@
+"""Streaming-core benchmarks on the real stack: rebuild from the topics, the decode ceiling, commit-to-visible
+latency under load, worker memory, and a final `verify`.
+
+- ceiling: a plain aiokafka consumer reading every table topic from the beginning and decoding each record
+  with the same `ChangeDecoder` (nothing applied, nothing written): the most any worker could do here.
+- rebuild: the worker starts on an empty ClickHouse database and applies every change in the topics
+  (90 days of history); the time until its checkpoint reaches the topics' ends, and events/s.
+- latency: the simulator writes N changes/s; the worker's own per-change histogram (source commit time to
+  the end of the ClickHouse insert that made it visible) gives p50/p99 for the run (Prometheus
+  histogram_quantile-style interpolation inside buckets of 50 ms below 0.5 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+import httpx
+import psutil
+from aiokafka import AIOKafkaConsumer
+
+from infra.bench.cdc import simulate, simulation_result, table_topics
+from infra.bench.memory import component_rss_mb
+from infra.clickhouse.runner import get_client
+from infra.services import start_services
+from infra.settings import StackSettings
+from infra.verify.compare import differences
+from schemas.decode import ChangeDecoder, MalformedChange
+from streams.replay import start_consumer, topic_partitions
+
+LAG_METRIC = "lg_stream_commit_to_visible_seconds"
+
+
+async def end_offsets(settings: StackSettings) -> dict[tuple[str, int], int]:
+    partitions = await topic_partitions(settings.kafka.bootstrap_servers, table_topics(settings))
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, group_id=None)
+    await start_consumer(consumer)
+    try:
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+
+async def decode_ceiling(settings: StackSettings) -> dict[str, Any]:
+    """Consume every table topic from the start and decode each record once; events/s."""
+    ends = await end_offsets(settings)
+    total = sum(ends.values())
+    decoder = ChangeDecoder(settings.kafka.topic_prefix)
+    consumer = AIOKafkaConsumer(*table_topics(settings), bootstrap_servers=settings.kafka.bootstrap_servers,
+                                group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 * 2**20)
+    await start_consumer(consumer)
+    seen = malformed = 0
+    started = time.perf_counter()
+    try:
+        while seen < total:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for tp, records in batch.items():
+                for record in records:
+                    try:
+                        decoder.decode(tp.topic, record.value, partition=tp.partition, offset=record.offset)
+                    except MalformedChange:
+                        malformed += 1
+                seen += len(records)
+            if time.perf_counter() - started > 1800:
+                break
+    finally:
+        await consumer.stop()
+    seconds = time.perf_counter() - started
+    return {"events": seen, "seconds": round(seconds, 1), "events_per_second": round(seen / seconds),
+            "malformed": malformed}
+
+
+def worker_checkpoint(settings: StackSettings) -> dict[tuple[str, int], int]:
+    client = get_client(settings)
+    try:
+        rows = client.query("SELECT topic, partition, next_offset FROM stream_offsets FINAL").result_rows
+    except Exception:  # the table does not exist before the worker's first start
+        return {}
+    finally:
+        client.close()
+    return {(r[0], int(r[1])): int(r[2]) for r in rows}
+
+
+def caught_up(settings: StackSettings, ends: dict[tuple[str, int], int]) -> bool:
+    done = worker_checkpoint(settings)
+    return all(done.get(tp, 0) >= end for tp, end in ends.items() if end > 0)
+
+
+def wait_caught_up(settings: StackSettings, ends: dict[tuple[str, int], int], timeout: float) -> float:
+    started = time.monotonic()
+    while not caught_up(settings, ends):
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"the worker did not reach the topics' ends within {timeout:.0f}s")
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def rebuild(settings: StackSettings) -> dict[str, Any]:
+    """Start the worker (and API) on an empty database; time until it has applied every change."""
+    ends = asyncio.run(end_offsets(settings))
+    total = sum(ends.values())
+    started = time.monotonic()
+    start_services(settings)  # returns once the worker has recovered (nothing to recover) and ticks
+    wait_caught_up(settings, ends, timeout=3600)
+    seconds = time.monotonic() - started
+    rss = component_rss_mb(settings)
+    return {"events": total, "seconds": round(seconds, 1), "events_per_second": round(total / seconds),
+            "worker_rss_mb": rss.get("worker"), "worker_peak_rss_mb": _peak_rss_mb(settings)}
+
+
+def _peak_rss_mb(settings: StackSettings) -> float | None:
+    try:
+        pid = int((settings.state_dir / "run" / "worker.pid").read_text())
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def lag_histogram(settings: StackSettings) -> dict[float, float]:
+    """Cumulative bucket counts of the worker's commit-to-visible histogram, from the API's /metrics."""
+    text = httpx.get(f"http://{settings.api.host}:{settings.api.port}/metrics", timeout=10).text
+    buckets: dict[float, float] = {}
+    for match in re.finditer(rf'^{LAG_METRIC}_bucket{{le="([^"]+)"}} (\S+)$', text, re.M):
+        buckets[float(match.group(1))] = buckets.get(float(match.group(1)), 0.0) + float(match.group(2))
+    return buckets
+
+
+def histogram_quantile(q: float, before: dict[float, float], after: dict[float, float]) -> float:
+    """The q-quantile (0..1) of the observations made between two snapshots, interpolated in its bucket."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    if total <= 0:
+        return float("nan")
+    rank, previous_bound, previous_count = q * total, 0.0, 0.0
+    for bound, count in zip(bounds, counts, strict=True):
+        if count >= rank:
+            if bound == float("inf"):
+                return previous_bound
+            share = (rank - previous_count) / (count - previous_count) if count > previous_count else 1.0
+            return previous_bound + (bound - previous_bound) * share
+        previous_bound, previous_count = bound, count
+    return bounds[-1]
+
+
+def latency_run(settings: StackSettings, rate: float, seconds: float) -> dict[str, Any]:
+    before = lag_histogram(settings)
+    proc = simulate(settings, rate, seconds, seed=int(rate))
+    time.sleep(seconds / 2)
+    rss = component_rss_mb(settings)
+    cpu = psutil.cpu_percent(interval=2)
+    result = simulation_result(proc)
+    ends = asyncio.run(end_offsets(settings))
+    drain = wait_caught_up(settings, ends, timeout=600)
+    after = lag_histogram(settings)
+    return {"target_rate": rate, "achieved_rate": result["rate"], "row_changes": result["row_changes"],
+            "applied": round(after.get(float("inf"), 0) - before.get(float("inf"), 0)),
+            "p50_ms": round(histogram_quantile(0.5, before, after) * 1000),
+            "p99_ms": round(histogram_quantile(0.99, before, after) * 1000),
+            "seconds_to_drain_after_load": round(drain, 1), "machine_cpu_percent": cpu,
+            "worker_rss_mb": rss.get("worker")}
+
+
+def verify_now(settings: StackSettings) -> dict[str, Any]:
+    diffs, checked = differences(settings)
+    return {"differences": len(diffs), "cells_checked": sum(checked.values())}
