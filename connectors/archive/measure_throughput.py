@@ -14,7 +14,6 @@ import argparse
 import base64
 import os
 import random
-import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from connectors.archive.keys import generate_key
 from connectors.archive.local_fake_gcs import LocalFakeGcs
 from connectors.archive.naming import object_name
 from connectors.archive.settings import ArchiveSettings
+from infra.process import free_port
 
 _DISTRICTS = ["中正區", "大安區", "信義區", "板橋區", "新莊區", "三重區", "桃園區", "中壢區"]
 _PRODUCTS = ["20kg", "16kg", "10kg", "4kg", "50kg"]
@@ -79,13 +79,6 @@ def measure(archive: ReportArchive, payload: str, data: bytes, rounds: int) -> F
             raise AssertionError("read back differs from what was archived")
     mb = len(data) / 1e6
     return Figures(payload, mb, stored / 1e6, mb / best_put, mb / best_get)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def main() -> None:

@@ -67,11 +67,16 @@ def bring_up(settings: StackSettings, days: int, results: dict[str, Any]) -> Non
     results["snapshot"] = asyncio.run(cdc.snapshot_rate(settings, rows, started))
 
 
+def run_header() -> dict[str, Any]:
+    """When and on what machine a benchmark ran."""
+    return {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, "
+                       f"{psutil.virtual_memory().total / 2**30:.0f} GiB"}
+
+
 def run(days: int, keep: bool) -> dict[str, Any]:
     settings = bench_settings()
-    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-                               "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, "
-                                          f"{psutil.virtual_memory().total / 2**30:.0f} GiB"}
+    results = run_header()
     try:
         bring_up(settings, days, results)
         time.sleep(15)
@@ -124,9 +129,7 @@ def summary_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
 
 def run_streaming(days: int, keep: bool) -> dict[str, Any]:
     settings = bench_settings()
-    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-                               "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, "
-                                          f"{psutil.virtual_memory().total / 2**30:.0f} GiB"}
+    results = run_header()
     try:
         bring_up(settings, days, results)
         results["ceiling"] = asyncio.run(streaming.decode_ceiling(settings))

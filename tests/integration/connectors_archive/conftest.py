@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,13 +26,7 @@ from connectors.archive.archive import ReportArchive
 from connectors.archive.keys import Keyring, generate_key
 from connectors.archive.local_fake_gcs import LocalFakeGcs
 from connectors.archive.settings import ArchiveSettings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from infra.process import free_port
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,17 +18,10 @@ import pytest
 
 from connectors.sms.fake_gateway import BackgroundServer, FakeGatewayConfig, FakeGatewayState, create_fake_gateway_app
 from connectors.sms.settings import SmsSettings
-from infra.process import ManagedProcess, port_open, wait_until
+from infra.process import ManagedProcess, free_port, port_open, wait_until
 
 API_KEY = "integration-api-key-0123456789"
 RECEIPT_SECRET = "integration-receipt-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
