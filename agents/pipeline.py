@@ -75,11 +75,27 @@ def _ms_to_datetime(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
+@dataclass
+class Prepared:
+    """A batch decoded and applied, waiting to be written."""
+
+    records: Sequence[RawRecord]
+    output: Output
+    dead: list[DeadLetter]
+    heartbeat_ms: int | None
+
+
 class Pipeline:
-    """Decode → engine → sink → checkpoint, one batch at a time (callers serialise calls)."""
+    """Decode → engine → sink → checkpoint, one batch at a time (callers serialise calls).
+
+    With `overlap_writes`, `process` returns once the batch is applied and queued; one writer task writes
+    the batches in order (data, then that batch's freshness and checkpoint) while the next batch is decoded
+    and applied. `drain()` waits for every queued write. Without it, `process` returns after the writes.
+    """
 
     def __init__(self, engine: Engine, sink: Sink, decoder: ChangeDecoder, heartbeat_topic: str,
-                 dead_letter: DeadLetterSender, metrics: StreamMetrics | None = None) -> None:
+                 dead_letter: DeadLetterSender, metrics: StreamMetrics | None = None, *,
+                 overlap_writes: bool = False) -> None:
         self.engine = engine
         self.sink = sink
         self.decoder = decoder
@@ -91,11 +107,52 @@ class Pipeline:
         self.retry_max_seconds = 5.0
         self.highwaters: Callable[[TopicPartition], int | None] = lambda _tp: None
         self.freshness: dict[str, TableFreshness] = {}
+        self.overlap_writes = overlap_writes
+        self._queue: asyncio.Queue[Prepared | Output] = asyncio.Queue(maxsize=1)
+        self._writer: asyncio.Task[None] | None = None
         self._topic_table = {topic: spec.name for topic in decoder.topics
                              if (spec := decoder.table_of(topic)) is not None}
 
-    async def process(self, records: Sequence[RawRecord]) -> BatchReport:
-        report = BatchReport(records=len(records))
+    async def process(self, records: Sequence[RawRecord]) -> BatchReport | None:
+        """Apply one batch; the report of its write (None when the write is queued, see the class)."""
+        prepared = await self._prepare(records)
+        if not self.overlap_writes:
+            return await self._write(prepared)
+        await self._enqueue(prepared)
+        return None
+
+    async def drain(self) -> None:
+        """Wait until every queued write is done (raises what a failed writer raised)."""
+        if self._writer is not None:
+            await self._join()
+
+    async def _enqueue(self, item: Prepared | Output) -> None:
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name="sink-writer")
+        if self._writer.done():
+            self._writer.result()  # re-raise why the writer stopped
+        await self._queue.put(item)
+
+    async def _join(self) -> None:
+        assert self._writer is not None
+        join = asyncio.ensure_future(self._queue.join())
+        await asyncio.wait({join, self._writer}, return_when=asyncio.FIRST_COMPLETED)
+        if self._writer.done():
+            join.cancel()
+            self._writer.result()
+
+    async def _write_forever(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                if isinstance(item, Prepared):
+                    await self._write(item)
+                else:
+                    await self.write_output(item)
+            finally:
+                self._queue.task_done()
+
+    async def _prepare(self, records: Sequence[RawRecord]) -> Prepared:
         changes: list[Change] = []
         dead: list[DeadLetter] = []
         heartbeat_ms: int | None = None
@@ -116,29 +173,36 @@ class Pipeline:
         for letter in dead:
             await self.dead_letter(letter)
             log.warning("dead-lettered %s[%d]@%d: %s", letter.topic, letter.partition, letter.offset, letter.reason)
-        output = self.engine.apply(changes)
-        report.applied, report.stale, report.dead_lettered = output.applied, output.stale, len(dead)
+        return Prepared(records, self.engine.apply(changes), dead, heartbeat_ms)
+
+    async def _write(self, batch: Prepared) -> BatchReport:
+        output = batch.output
+        report = BatchReport(records=len(batch.records), applied=output.applied, stale=output.stale,
+                             dead_lettered=len(batch.dead))
         self._add_output(output)
-        self._add_dead_letters(dead)
+        self._add_dead_letters(batch.dead)
         started = time.perf_counter()
         report.rows_written = await self._flush()
         visible_ms = int(time.time() * 1000)
         report.lags_ms = self._note_applied(output, visible_ms)
         report.change_lags_ms = [visible_ms - commit for commit in output.commit_ms]
-        self._advance(records, heartbeat_ms)
-        self._add_freshness_and_checkpoint(records, output, heartbeat_ms is not None)
+        self._advance(batch.records, batch.heartbeat_ms)
+        self._add_freshness_and_checkpoint(batch.records, output, batch.heartbeat_ms is not None)
         report.rows_written += await self._flush()
         report.write_seconds = time.perf_counter() - started
         self.metrics.observe_batch(report)
         return report
 
     async def tick(self) -> int:
-        """Emit what wall-clock time changed (closed windows, re-aged receivables); rows written."""
+        """Emit what wall-clock time changed (closed windows, re-aged receivables); rows written (0 when
+        queued behind the batches being written)."""
         output = self.engine.tick()
         if not output.rows:
             return 0
-        self._add_output(output)
-        return await self._flush()
+        if self.overlap_writes:
+            await self._enqueue(output)
+            return 0
+        return await self.write_output(output)
 
     async def write_output(self, output: Output) -> int:
         """Write rows the engine produced outside a batch (a rebuild on recovery)."""

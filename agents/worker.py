@@ -42,9 +42,6 @@ from streams.topics import dead_letter_topic_name, ensure_topics, heartbeat_topi
 
 log = logging.getLogger("luckygas.worker")
 
-BATCH_MAX = 5_000
-BATCH_WITHIN_SECONDS = 0.25
-
 
 class Worker:
     """Wires a Pipeline to a Faust app; holds the lock that serialises batches and ticks."""
@@ -53,17 +50,20 @@ class Worker:
         self.settings = settings
         self.started_at = datetime.now(UTC)
         prefix = settings.kafka.topic_prefix
-        self.sink = ClickHouseSink(get_client(settings), settings.clickhouse.database)
+        self.sink = ClickHouseSink(get_client(settings), settings.clickhouse.database,
+                                   client_factory=lambda: get_client(settings), parallel=settings.worker.insert_threads)
         self.decoder = ChangeDecoder(prefix)
         self.app = create_app(settings)
         self.dead_letter_topic = self.app.topic(dead_letter_topic_name(prefix), key_type=bytes, value_type=bytes,
                                                 key_serializer="raw", value_serializer="raw")
         self.pipeline = Pipeline(Engine(clock or SystemClock()), self.sink, self.decoder, heartbeat_topic_name(prefix),
-                                 self._send_dead_letter)
+                                 self._send_dead_letter, overlap_writes=True)
         self.pipeline.highwaters = self._highwater
         self.lock = asyncio.Lock()
         self.batches = 0
         self.recovery: dict[str, Any] = {}
+        self._watched = {(t, p) for t in self.decoder.topics for p in range(settings.kafka.partitions)}
+        self._progress: dict[tuple[str, int], tuple[int, float]] = {}
         self._wire()
 
     def _wire(self) -> None:
@@ -76,7 +76,8 @@ class Worker:
 
     async def _consume(self, stream: StreamT[Any]) -> AsyncIterator[None]:
         assert isinstance(stream, faust.Stream)  # take_events is on the concrete Stream only
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
+        async for events in stream.take_events(self.settings.worker.batch_max,
+                                               within=self.settings.worker.batch_within_seconds):
             records = [_raw(e) for e in events]
             async with self.lock:
                 await self.pipeline.process(records)
@@ -86,7 +87,34 @@ class Worker:
     async def _tick(self) -> None:
         async with self.lock:
             await self.pipeline.tick()
+        await self._unstick_partitions()
         self._write_status()
+
+    async def _unstick_partitions(self) -> None:
+        """Re-seek a partition that has records beyond our checkpoint yet made no progress for a while.
+
+        Seen here with faust-streaming 0.15.3: after a restart, one assigned partition is occasionally never
+        fetched again. Seeking it to our checkpoint resumes it; a replay is harmless (versions), so a false
+        alarm costs only re-reading.
+        """
+        now = time.monotonic()
+        consumer: Any = self.app.consumer
+        for tp in consumer.assignment():
+            key = (tp.topic, tp.partition)
+            if key not in self._watched:
+                continue
+            done = self.pipeline.checkpoint.get(key, 0)
+            highwater = self._highwater(key)
+            last_done, since = self._progress.get(key, (-1, now))
+            if done != last_done or highwater is None or highwater <= done:
+                self._progress[key] = (done, now)
+            elif now - since > self.settings.worker.stall_seconds:
+                log.warning("partition %s[%d] made no progress for %.0fs at %d of %d: seeking it again",
+                            tp.topic, tp.partition, now - since, done, highwater)
+                consumer.resume_partitions({tp})
+                await consumer.seek(tp, done)
+                self.pipeline.metrics.reseeks.inc()
+                self._progress[key] = (done, now)
 
     async def _seek_to_our_checkpoint(self, sender: Any, /, *_: Any, signal: BaseSignalT[Any], **__: Any) -> None:
         # `_commit` (commit these exact offsets) is the transport consumer's, not on Faust's ConsumerT type.

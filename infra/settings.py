@@ -66,10 +66,23 @@ class ClickHouseSettings(BaseModel):
     user: str = "default"
     password: SecretStr = SecretStr("")
     secure: bool = False
+    # LZ4 on inserts and results: worth it across a network, pure CPU cost on one machine.
+    compress: bool = False
 
     def http_url(self) -> str:
         scheme = "https" if self.secure else "http"
         return f"{scheme}://{self.host}:{self.http_port}"
+
+
+class WorkerSettings(BaseModel):
+    """The streaming worker's batching: bigger batches cost less per change; the time bound keeps latency."""
+
+    batch_max: int = 20_000
+    batch_within_seconds: float = 0.25
+    # Tables of one batch inserted concurrently (one ClickHouse client per thread).
+    insert_threads: int = 4
+    # A partition with records beyond our checkpoint and no progress for this long is sought again.
+    stall_seconds: float = 20.0
 
 
 class ApiSettings(BaseModel):
@@ -96,6 +109,7 @@ class StackSettings(BaseSettings):
     connect: ConnectSettings = ConnectSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     api: ApiSettings = ApiSettings()
+    worker: WorkerSettings = WorkerSettings()
     timezone: str = "Asia/Taipei"
 
     @property
@@ -125,7 +139,7 @@ def get_settings() -> StackSettings:
 def settings_env(settings: StackSettings) -> dict[str, str]:
     """The `LG_*` environment that rebuilds `settings` in a child process (e.g. the simulator)."""
     env: dict[str, str] = {"LG_STATE_DIR": str(settings.state_dir), "LG_TIMEZONE": settings.timezone}
-    for part in ("postgres", "kafka", "connect", "clickhouse", "api"):
+    for part in ("postgres", "kafka", "connect", "clickhouse", "api", "worker"):
         model: BaseModel = getattr(settings, part)
         for name, value in model.model_dump().items():
             raw = value.get_secret_value() if isinstance(value, SecretStr) else value

@@ -3,10 +3,12 @@
 Contract (the contract tests in tests/unit/sinks/contract.py hold every implementation to it):
 - `add(table, rows)` checks each row against the table's definition (exactly its columns) and buffers it;
   a bad row raises `SinkError` naming the table and the problem, and nothing of that call is buffered.
-- Nothing added is visible before `flush()`. `flush()` writes the buffered batches table by table, in the
-  order the tables were first added (the worker adds the checkpoint table last, so a checkpoint is never
-  visible before the data it covers), empties the buffer and returns the number of rows written.
-  If a write fails, `flush` raises `SinkError` and keeps the unwritten batches, so a retry loses nothing.
+- Nothing added is visible before `flush()`. `flush()` writes every buffered batch (one per table; an
+  implementation may write tables concurrently), returns only when all are written, empties the buffer and
+  returns the number of rows written. Ordering between tables is the caller's business: the pipeline
+  flushes a batch's data, then its checkpoint in a second flush, so a checkpoint never precedes its data.
+  If a write fails, `flush` raises `SinkError`; written batches leave the buffer, failed or unattempted
+  ones stay, so a retry loses nothing and writes nothing twice.
 - `latest(table)` returns the live rows as a ReplacingMergeTree reader sees them: per key, the row with
   the highest `_version`, left out when that row has `_deleted = 1` (unversioned tables: every row).
 """
@@ -49,19 +51,35 @@ class Sink(ABC):
         return sum(len(rows) for rows in self._buffer.values())
 
     def flush(self) -> int:
+        tables = [t for t, rows in self._buffer.items() if rows]
+        errors = self.write_batches([(self.defs[t], self._buffer[t]) for t in tables])
         written = 0
-        for table in list(self._buffer):
-            rows = self._buffer[table]
-            if rows:
-                try:
-                    self.write_batch(self.defs[table], rows)
-                except SinkError:
-                    raise
-                except Exception as error:
-                    raise SinkError(f"writing {len(rows)} rows to {table} failed: {error}") from error
-                written += len(rows)
+        failed: list[str] = []
+        for table, error in zip(tables, errors, strict=True):
+            if error is None:
+                written += len(self._buffer.pop(table))
+            else:
+                failed.append(f"writing {len(self._buffer[table])} rows to {table} failed: {error}")
+        for table in [t for t, rows in self._buffer.items() if not rows]:
             del self._buffer[table]
+        if failed:
+            raise SinkError("; ".join(failed))
         return written
+
+    def write_batches(self, batches: list[tuple[TableDef, list[Row]]]) -> list[Exception | None]:
+        """Write each batch; per batch, None or the error it met. The default goes one by one and leaves
+        the rest unattempted (reported as errors) after the first failure."""
+        results: list[Exception | None] = []
+        for definition, rows in batches:
+            if any(r is not None for r in results):
+                results.append(SinkError("not attempted after an earlier failure"))
+                continue
+            try:
+                self.write_batch(definition, rows)
+                results.append(None)
+            except Exception as error:
+                results.append(error)
+        return results
 
     @abstractmethod
     def write_batch(self, definition: TableDef, rows: list[Row]) -> None:

@@ -66,7 +66,7 @@ def get_client(settings: StackSettings, database: str | None = None) -> Client:
     ch = settings.clickhouse
     return clickhouse_connect.get_client(
         host=ch.host, port=ch.http_port, username=ch.user, password=ch.password.get_secret_value(),
-        database=database if database is not None else ch.database, secure=ch.secure,
+        database=database if database is not None else ch.database, secure=ch.secure, compress=ch.compress,
     )
 
 

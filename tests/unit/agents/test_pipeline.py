@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+
+import pytest
 
 from agents.engine import Change, Engine
 from agents.pipeline import DeadLetter, Pipeline
@@ -52,6 +55,7 @@ async def test_a_malformed_record_is_dead_lettered_and_the_rest_applied() -> Non
             record(b.change("w200.order_detail", None, b.line(1, 1)), 0)]
     bad = RawRecord(f"{PREFIX}.w200.order_master", 0, 1, None, b'{"op": "c", "after": {"order_id": "x"}}', 0, 0.0)
     report = await pipeline.process([good[0], bad, good[1]])
+    assert report is not None
     assert (report.applied, report.dead_lettered) == (2, 1)
     assert letters[0].offset == 1 and "after.order_id: Input should be a valid integer" in letters[0].reason
     assert sink.latest("dead_letters")[0]["reason"] == letters[0].reason
@@ -70,7 +74,7 @@ async def test_replaying_a_batch_changes_nothing() -> None:
     await pipeline.process(batch)
     before = sorted(map(repr, sink.latest("agg_sales")))
     report = await pipeline.process(batch)
-    assert report.stale == 2 and report.applied == 0
+    assert report is not None and report.stale == 2 and report.applied == 0
     assert sorted(map(repr, sink.latest("agg_sales"))) == before
 
 
@@ -84,3 +88,32 @@ async def test_heartbeats_keep_a_quiet_table_fresh() -> None:
     fresh = {r["source_table"]: r for r in sink.latest("freshness")}
     assert int(fresh["w700.route_detail"]["caught_up_to"].timestamp() * 1000) == beat_ms
     assert fresh["w200.order_master"]["events_applied"] == 1
+
+
+async def test_overlapped_writes_give_the_same_rows_in_order_and_keep_retrying_a_failing_sink() -> None:
+    batches = [[record(b.change("w200.order_master", None, b.order(i)), i)] for i in range(1, 6)]
+    inline, overlapped = RecordingSink(), RecordingSink()
+    first, _ = make(inline)
+    second, _ = make(overlapped)
+    second.overlap_writes = True
+    for batch in batches:
+        await first.process(batch)
+        await second.process(batch)
+    await second.drain()
+    def cells(sink: MemorySink) -> list[str]:
+        return sorted(repr({k: v for k, v in r.items() if k not in ("_version", "_updated_at")})
+                      for r in sink.latest("agg_sales"))
+
+    assert cells(overlapped) == cells(inline)
+    assert [t for t in overlapped.order if t == "stream_offsets"] == ["stream_offsets"] * 5
+
+    class Broken(MemorySink):
+        def write_batch(self, definition: TableDef, rows: list[Row]) -> None:
+            raise RuntimeError("disk on fire")
+
+    broken, _ = make(Broken())
+    broken.overlap_writes = True
+    broken.retry_initial_seconds = broken.retry_max_seconds = 0.01
+    await broken.process(batches[0])
+    with pytest.raises(asyncio.TimeoutError):  # a SinkError is retried, never dropped
+        await asyncio.wait_for(broken.drain(), 0.2)
