@@ -57,7 +57,7 @@ class Worker:
         self.dead_letter_topic = self.app.topic(dead_letter_topic_name(prefix), key_type=bytes, value_type=bytes,
                                                 key_serializer="raw", value_serializer="raw")
         self.pipeline = Pipeline(Engine(clock or SystemClock()), self.sink, self.decoder, heartbeat_topic_name(prefix),
-                                 self._send_dead_letter, overlap_writes=True)
+                                 self._send_dead_letter, overlap_writes=settings.worker.overlap_writes)
         self.pipeline.highwaters = self._highwater
         self.lock = asyncio.Lock()
         self.batches = 0

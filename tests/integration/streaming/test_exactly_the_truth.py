@@ -1,5 +1,6 @@
-"""Every aggregate equals the truth recomputed from PostgreSQL: after the snapshot, and after a mixed live
-workload during which the worker is killed (-9) twice and ClickHouse is restarted."""
+"""Every aggregate equals the truth recomputed from PostgreSQL: after the snapshot, after a mixed live
+workload during which the worker is killed (-9) twice and ClickHouse is restarted, and across Kafka and
+Kafka Connect restarts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import orjson
 import pytest
 
 from infra.clickhouse.runner import start_clickhouse, stop_clickhouse
-from infra.services import start_worker, worker_process
+from infra.kafka.broker import start_kafka, stop_kafka
+from infra.kafka.connect import register_connector, start_connect, stop_connect
+from infra.postgres.tables import CAPTURED_TABLES
+from infra.services import start_worker, worker_healthy, worker_process
 from infra.settings import StackSettings
 from tests.integration.streaming.helpers import start_simulator, wait_until_verified
 
@@ -45,3 +49,26 @@ def test_kill_9_twice_and_a_clickhouse_restart_lose_nothing_and_count_nothing_tw
     assert live["actions"]["cancel"] > 0 and live["actions"]["late_payment"] > 0
     assert recovered["rows_loaded"] > 0
     assert wait_until_verified(stack, timeout=120) == []
+
+
+def test_kafka_and_connect_restarts_lose_nothing(stack: StackSettings) -> None:
+    assert wait_until_verified(stack, timeout=120) == []
+    simulator = start_simulator(stack, rate=100, seconds=35, seed=5)
+    try:
+        time.sleep(6)
+        stop_kafka(stack)  # the worker's consumer and Debezium both lose the broker
+        time.sleep(4)
+        start_kafka(stack)
+        time.sleep(6)
+        stop_connect(stack)  # changes keep committing in PostgreSQL meanwhile
+        time.sleep(3)
+        start_connect(stack)
+        register_connector(stack, list(CAPTURED_TABLES))
+        output, _ = simulator.communicate(timeout=120)
+    finally:
+        if simulator.poll() is None:
+            simulator.kill()
+            simulator.wait()
+    assert simulator.returncode == 0, output.decode()[-2000:]
+    assert worker_healthy(stack)
+    assert wait_until_verified(stack, timeout=180) == []
