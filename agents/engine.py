@@ -151,12 +151,22 @@ class Engine:
         self.state.put(change.table, key, new, lsn)
 
     def _settle(self, old: dict[Root, Contribution]) -> None:
+        """Add each root's new contribution minus its old one; cells whose share did not change are not
+        touched (an order's status change leaves its 28 sales cells alone), so they are not rewritten."""
+        add = self.aggregates.add
         for root, previous in old.items():
             current = contributions(self.state, root, self.today)
-            for (family, key), values in previous.items():
-                self.aggregates.add(family, key, values, -1)
-            for (family, key), values in current.items():
-                self.aggregates.add(family, key, values, +1)
+            if current == previous:
+                continue
+            for cell, values in previous.items():
+                now = current.get(cell)
+                if now is None:
+                    add(cell[0], cell[1], values, -1)
+                elif now != values:
+                    add(cell[0], cell[1], [n - v for n, v in zip(now, values, strict=True)], +1)
+            for cell, values in current.items():
+                if cell not in previous:
+                    add(cell[0], cell[1], values, +1)
 
     # -- wall clock ----------------------------------------------------------------------------------
     def tick(self) -> Output:
