@@ -169,6 +169,21 @@ def latency_run(settings: StackSettings, rate: float, seconds: float) -> dict[st
             "worker_rss_mb": rss.get("worker")}
 
 
+def wait_for_merges(settings: StackSettings, timeout: float = 180.0) -> float:
+    """Wait until ClickHouse has no background merge running (after a rebuild it merges for minutes,
+    competing for the same 2 cores); seconds waited. Latency is measured in that steady state."""
+    started = time.monotonic()
+    client = get_client(settings)
+    try:
+        while time.monotonic() - started < timeout:
+            if client.query("SELECT count() FROM system.merges").result_rows[0][0] == 0:
+                break
+            time.sleep(2)
+    finally:
+        client.close()
+    return round(time.monotonic() - started, 1)
+
+
 def verify_now(settings: StackSettings) -> dict[str, Any]:
     diffs, checked = differences(settings)
     return {"differences": len(diffs), "cells_checked": sum(checked.values())}
