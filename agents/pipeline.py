@@ -255,10 +255,14 @@ class Pipeline:
         # A heartbeat proves the source was captured up to its time; a table whose topic we have consumed
         # to the end is therefore current up to then, even if nothing in it changed.
         for topic, table in self._topic_table.items():
-            highwater = self.highwaters((topic, 0))
-            if highwater is None or self.checkpoint.get((topic, 0), 0) >= highwater:
+            partitions = [tp for tp in self.checkpoint if tp[0] == topic] or [(topic, 0)]
+            if all(self._consumed_to_end(tp) for tp in partitions):
                 fresh = self.freshness.setdefault(table, TableFreshness())
                 fresh.caught_up_ms = max(fresh.caught_up_ms or 0, heartbeat_ms)
+
+    def _consumed_to_end(self, tp: TopicPartition) -> bool:
+        highwater = self.highwaters(tp)
+        return highwater is None or self.checkpoint.get(tp, 0) >= highwater
 
     def _add_freshness_and_checkpoint(self, records: Sequence[RawRecord], output: Output, beat: bool) -> None:
         now = datetime.now(UTC)

@@ -16,7 +16,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from agents.aggregates import FAMILIES
 from agents.engine import Engine, Output, current_table
@@ -36,12 +35,6 @@ class RecoveryReport:
     seconds: float
 
 
-def _aware(value: Any) -> Any:
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def load_state(engine: Engine, sink: ClickHouseSink) -> int:
     """Load the projections of every row an aggregate reads; returns the number of rows loaded."""
     loaded = 0
@@ -51,7 +44,7 @@ def load_state(engine: Engine, sink: ClickHouseSink) -> int:
                                f"`{current_table(table)}` FINAL WHERE _deleted = 0")
         for row in rows:
             version = row.pop("_version")
-            model = spec.model.model_construct(**{k: _aware(v) for k, v in row.items()})
+            model = spec.model.model_construct(**row)  # the sink returns aware datetimes
             projection = project(table, model)
             assert projection is not None
             engine.load(table, row[spec.primary_key[0]], projection, version // 2)
@@ -88,7 +81,7 @@ def load_checkpoint(sink: ClickHouseSink) -> dict[tuple[str, int], int]:
 
 def load_freshness(sink: ClickHouseSink) -> dict[str, TableFreshness]:
     def ms(value: datetime | None) -> int | None:
-        return None if value is None else int(_aware(value).timestamp() * 1000)
+        return None if value is None else int(value.timestamp() * 1000)
 
     return {r["source_table"]: TableFreshness(ms(r["last_commit_at"]), ms(r["last_visible_at"]), r["last_lag_ms"],
                                               ms(r["caught_up_to"]), r["events_applied"])

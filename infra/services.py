@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import time
+from datetime import UTC, datetime
 
 import httpx
 import orjson
@@ -34,14 +34,24 @@ def api_process(settings: StackSettings) -> ManagedProcess:
                           stop_timeout=10)
 
 
-def worker_healthy(settings: StackSettings) -> bool:
-    """The worker's status file is recent and names a live process."""
+def worker_status(settings: StackSettings) -> tuple[bool, str]:
+    """(up, why): up when the worker's status file names a live process that ticked within
+    `api.worker_stale_seconds`; the API's /health and the stack's health check both judge by this."""
     try:
         status = orjson.loads(settings.worker_status_file.read_bytes())
     except (OSError, orjson.JSONDecodeError):
-        return False
-    fresh = time.time() - settings.worker_status_file.stat().st_mtime < settings.api.worker_stale_seconds
-    return fresh and pid_alive(int(status["pid"]))
+        return False, "no status written (worker not started?)"
+    age = (datetime.now(UTC) - datetime.fromisoformat(status["last_tick_at"])).total_seconds()
+    if not pid_alive(int(status["pid"])):
+        return False, f"process {status['pid']} is gone"
+    if age > settings.api.worker_stale_seconds:
+        return False, f"no progress for {age:.0f}s"
+    return True, (f"pid {status['pid']}, {status['batches']} batches, {status['events_applied']} events applied, "
+                  f"{status['dead_lettered']} dead-lettered")
+
+
+def worker_healthy(settings: StackSettings) -> bool:
+    return worker_status(settings)[0]
 
 
 def api_healthy(settings: StackSettings) -> bool:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Literal
 
-import orjson
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
@@ -13,7 +11,7 @@ from api.deps import SettingsDep
 from infra.clickhouse.runner import clickhouse_healthy
 from infra.kafka.broker import kafka_healthy
 from infra.kafka.connect import connect_healthy
-from infra.process import pid_alive
+from infra.services import worker_status
 from infra.settings import StackSettings
 
 router = APIRouter(tags=["operations"])
@@ -31,18 +29,8 @@ class Health(BaseModel):
 
 def worker_health(settings: StackSettings) -> PartHealth:
     """Up when the worker's status file is recent and names a live process."""
-    try:
-        status = orjson.loads(settings.worker_status_file.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return PartHealth(status="down", detail="no status written (worker not started?)")
-    age = (datetime.now(UTC) - datetime.fromisoformat(status["last_tick_at"])).total_seconds()
-    if not pid_alive(int(status["pid"])):
-        return PartHealth(status="down", detail=f"process {status['pid']} is gone")
-    if age > settings.api.worker_stale_seconds:
-        return PartHealth(status="down", detail=f"no progress for {age:.0f}s")
-    return PartHealth(status="up", detail=f"pid {status['pid']}, {status['batches']} batches, "
-                                          f"{status['events_applied']} events applied, "
-                                          f"{status['dead_lettered']} dead-lettered")
+    up, detail = worker_status(settings)
+    return PartHealth(status="up" if up else "down", detail=detail)
 
 
 def _probe(ok: bool, where: str) -> PartHealth:

@@ -22,7 +22,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer
 
 from infra.bench.cdc import simulate, simulation_result, table_topics
-from infra.bench.memory import component_rss_mb
+from infra.bench.memory import component_pids, component_rss_mb
 from infra.clickhouse.runner import get_client
 from infra.services import start_services
 from infra.settings import StackSettings
@@ -113,13 +113,13 @@ def rebuild(settings: StackSettings) -> dict[str, Any]:
 
 
 def _peak_rss_mb(settings: StackSettings) -> float | None:
+    pid = component_pids(settings).get("worker")
     try:
-        pid = int((settings.state_dir / "run" / "worker.pid").read_text())
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
                     return round(int(line.split()[1]) / 1024, 1)
-    except (OSError, ValueError):
+    except OSError:
         return None
     return None
 
