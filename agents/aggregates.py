@@ -10,7 +10,7 @@ writes those keys' ABSOLUTE values, so a write repeated after a crash is harmles
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -85,8 +85,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (SALES, FULFILMENT, RECEIVABLE
 
 # Sales grains, finest first. Dimensions: "total" has the single member "".
 GRAINS: tuple[str, ...] = ("minute", "hour", "day", "month")
-DIMENSIONS: tuple[str, ...] = ("total", "product", "category", "customer_type", "branch", "region",
-                               "sales_employee")
+
 
 
 @lru_cache(maxsize=65_536)
@@ -157,9 +156,6 @@ class Aggregates:
         for key in self.cells[family]:
             self._touched[family].add(key)
         self.cells[family] = {}
-
-    def items(self, family: str) -> Iterator[tuple[tuple[Any, ...], list[int]]]:
-        return iter(self.cells[family].items())
 
     def size(self) -> int:
         return sum(len(c) for c in self.cells.values())

@@ -81,9 +81,6 @@ class State:
         finder = _DEPENDENTS.get(table)
         return set() if finder is None else set(finder(self, key, [p for p in (old, new) if p is not None]))
 
-    def size(self) -> int:
-        return sum(len(rows) for rows in self.rows.values())
-
 
 def _orders_via(index: str) -> Callable[[State, Key, list[Any]], Iterable[Root]]:
     def find(state: State, key: Key, _images: list[Any]) -> Iterable[Root]:
