@@ -83,7 +83,7 @@ DRIVER_DAY = Family("driver_day", (("day", "Date32"), ("driver_id", "Int64")),
 FAMILIES: dict[str, Family] = {f.name: f for f in (SALES, FULFILMENT, RECEIVABLES, COLLECTIONS, STOCK, ROUTE,
                                                     DRIVER_DAY)}
 
-# Sales grains, finest first. Dimensions: "total" has the single member "".
+# Sales grains, finest first (the "total" dimension has the single member "").
 GRAINS: tuple[str, ...] = ("minute", "hour", "day", "month")
 
 
