@@ -31,7 +31,6 @@ class StreamMetrics:
                                ["table"], registry=r)
         self.stale = Counter("lg_stream_events_replayed", "Change events skipped as already applied", registry=r)
         self.dead = Counter("lg_stream_events_dead_lettered", "Records sent to the dead-letter topic", registry=r)
-        self.reseeks = Counter("lg_stream_partition_reseeks", "Stalled partitions sought again", registry=r)
         self.write_failures = Counter("lg_stream_write_failures", "Failed writes to ClickHouse (retried)", registry=r)
         self.batch_size = Histogram("lg_stream_batch_records", "Records per batch", buckets=BATCH_SIZES, registry=r)
         self.write_seconds = Histogram("lg_stream_write_seconds", "Time to write one batch to ClickHouse",

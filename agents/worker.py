@@ -4,12 +4,13 @@
 
 Contract:
 - Before Faust starts, `recover` restores state, aggregates, checkpoint and freshness from ClickHouse.
-- When Kafka assigns the partitions, the consumer group's committed offsets are overwritten with OUR
-  checkpoint (kept in ClickHouse with the results) before Faust seeks to "committed". Faust's own
-  commits (bugs #606/#316) therefore never decide where processing resumes.
-- The agent takes records in batches (`stream.take_events`), hands the raw bytes to the `Pipeline`
-  (decode once, apply per batch, write, then checkpoint), and a 1 s timer closes windows on wall-clock time
-  and writes `worker/status.json` for the API's health check.
+- When Kafka assigns the partitions, every partition is sought to OUR checkpoint (kept in ClickHouse with
+  the results), and the group's committed offsets are overwritten with it before Faust seeks to
+  "committed". Faust's own commits (bugs #606/#316) therefore never decide where processing resumes.
+- The agent receives each Kafka fetch whole (`streams.batches.deliver_whole_fetches`: one Faust event per
+  fetch, not per record), hands the raw bytes to the `Pipeline` (decode once, apply per batch, write, then
+  checkpoint), and a 1 s timer closes windows on wall-clock time, commits the checkpoint into the consumer
+  group (so Kafka's own tools show the true lag) and writes `worker/status.json` for the API's health check.
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ from infra.settings import StackSettings, get_settings
 from schemas.decode import ChangeDecoder
 from sinks.clickhouse import ClickHouseSink
 from streams.app import create_app
+from streams.batches import deliver_whole_fetches
 from streams.replay import RawRecord
 from streams.topics import dead_letter_topic_name, ensure_topics, heartbeat_topic_name
 
 log = logging.getLogger("luckygas.worker")
 
 FREEZE_EVERY_SECONDS = 30.0
+TICK_SECONDS = 1.0
 
 
 class Worker:
@@ -65,33 +68,46 @@ class Worker:
         self.lock = asyncio.Lock()
         self.batches = 0
         self.recovery: dict[str, Any] = {}
-        self._watched = {(t, p) for t in self.decoder.topics for p in range(settings.kafka.partitions)}
-        self._progress: dict[tuple[str, int], tuple[int, float]] = {}
+        self._group_committed: dict[tuple[str, int], int] = {}
+        self._ticked_at = 0.0
         self._frozen_at = 0.0
         self._wire()
 
     def _wire(self) -> None:
         names = [*self.decoder.topics, heartbeat_topic_name(self.settings.kafka.topic_prefix)]
+        # acks=False: Faust neither acks nor commits these records; the checkpoint does (see module doc).
         source = self.app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw",
-                                value_serializer="raw", acks=True)
-        self.app.agent(source, name="apply-changes", concurrency=1)(self._consume)
-        self.app.timer(1.0, name="wall-clock-tick")(self._tick)
+                                value_serializer="raw", acks=False)
+        fetches = deliver_whole_fetches(self.app, source)
+        self.app.agent(fetches, name="apply-changes", concurrency=1)(self._consume)
+        self.app.timer(TICK_SECONDS, name="wall-clock-tick")(self._tick)
         self.app.on_rebalance_complete.connect(self._seek_to_our_checkpoint)
 
     async def _consume(self, stream: StreamT[Any]) -> AsyncIterator[None]:
-        assert isinstance(stream, faust.Stream)  # take_events is on the concrete Stream only
-        async for events in stream.take_events(self.settings.worker.batch_max,
-                                               within=self.settings.worker.batch_within_seconds):
-            records = [_raw(e) for e in events]
+        async for fetch in stream:
+            received = time.time()
+            records = [RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp or 0, received)
+                       for r in fetch]
             async with self.lock:
                 await self.pipeline.process(records)
                 self.batches += 1
+                await self._close_windows(due_only=True)
             yield None
 
+    async def _close_windows(self, *, due_only: bool) -> None:
+        """The pipeline's wall-clock tick, at most once a second; call it holding the lock."""
+        if due_only and time.monotonic() - self._ticked_at < TICK_SECONDS * 0.9:  # timer jitter
+            return
+        self._ticked_at = time.monotonic()
+        await self.pipeline.tick()
+
     async def _tick(self) -> None:
-        async with self.lock:
-            await self.pipeline.tick()
-        await self._unstick_partitions()
+        # While batches follow each other, the agent closes windows between them; waiting here for
+        # the lock would only make this timer overrun. A quiet stream leaves the lock free.
+        if not self.lock.locked():
+            async with self.lock:
+                await self._close_windows(due_only=True)
+        await self._commit_checkpoint_to_group()
         self._write_status()
         if time.monotonic() - self._frozen_at > FREEZE_EVERY_SECONDS:
             # The state is millions of long-lived tuples without reference cycles; a full collection
@@ -100,31 +116,20 @@ class Worker:
             gc.freeze()
             self._frozen_at = time.monotonic()
 
-    async def _unstick_partitions(self) -> None:
-        """Re-seek a partition that has records beyond our checkpoint yet made no progress for a while.
-
-        Seen here with faust-streaming 0.15.3: after a restart, one assigned partition is occasionally never
-        fetched again. Seeking it to our checkpoint resumes it; a replay is harmless (versions), so a false
-        alarm costs only re-reading.
-        """
-        now = time.monotonic()
+    async def _commit_checkpoint_to_group(self) -> None:
+        """Mirror the checkpoint into the consumer group's committed offsets (for Kafka's lag tools only:
+        on assignment the worker resumes from the checkpoint in ClickHouse, whatever the group says)."""
         consumer: Any = self.app.consumer
-        for tp in consumer.assignment():
-            key = (tp.topic, tp.partition)
-            if key not in self._watched:
-                continue
-            done = self.pipeline.checkpoint.get(key, 0)
-            highwater = self._highwater(key)
-            last_done, since = self._progress.get(key, (-1, now))
-            if done != last_done or highwater is None or highwater <= done:
-                self._progress[key] = (done, now)
-            elif now - since > self.settings.worker.stall_seconds:
-                log.warning("partition %s[%d] made no progress for %.0fs at %d of %d: seeking it again",
-                            tp.topic, tp.partition, now - since, done, highwater)
-                consumer.resume_partitions({tp})
-                await consumer.seek(tp, done)
-                self.pipeline.metrics.reseeks.inc()
-                self._progress[key] = (done, now)
+        if self.app.rebalancing or self.pipeline.checkpoint == self._group_committed:
+            return
+        checkpoint = dict(self.pipeline.checkpoint)
+        offsets = {tp: checkpoint[(tp.topic, tp.partition)] for tp in consumer.assignment()
+                   if (tp.topic, tp.partition) in checkpoint}
+        try:
+            if offsets and await consumer._commit(offsets):
+                self._group_committed = checkpoint
+        except Exception as exc:  # a commit racing a rebalance fails; the next tick retries
+            log.debug("group commit skipped: %r", exc)
 
     async def _seek_to_our_checkpoint(self, sender: Any, /, *_: Any, signal: BaseSignalT[Any], **__: Any) -> None:
         # `_commit` (commit these exact offsets) is the transport consumer's, not on Faust's ConsumerT type.
@@ -134,6 +139,10 @@ class Worker:
         if offsets:
             # Faust seeks to the group's committed offsets right after this signal; make those ours.
             await consumer._commit(offsets)
+            # ...and seek ourselves too: aiokafka's seek_to_committed skips a committed offset of 0, so a
+            # partition whose position was set from older commits before ours landed would stay there
+            # (seen here: a rebuild on an emptied ClickHouse left a whole table unread).
+            await consumer.seek_wait(offsets)
             log.info("resuming %d partitions from the checkpoint kept in ClickHouse", len(offsets))
 
     def _highwater(self, tp: tuple[str, int]) -> int | None:
@@ -172,12 +181,6 @@ class Worker:
         report = await recover(self.pipeline, self.sink)
         self.recovery = {"rows_loaded": report.rows_loaded, "cells": report.cells,
                          "corrections": report.corrections, "seconds": round(report.seconds, 2)}
-
-
-def _raw(event: Any) -> RawRecord:
-    message = event.message
-    return RawRecord(message.topic, message.partition, message.offset, message.key, message.value,
-                     int(message.timestamp * 1000) if message.timestamp else 0, time.time())
 
 
 def main() -> int:

@@ -28,5 +28,6 @@ def create_app(settings: StackSettings, *, app_id: str = "luckygas-analytics") -
         autodiscover=False,
         producer_compression_type="lz4",
         consumer_auto_offset_reset="earliest",
+        broker_max_poll_records=settings.worker.batch_max,
         datadir=str(settings.state_dir / "faust"),
     )

@@ -3,7 +3,8 @@
     python -m infra.bench [--only cdc|streaming] [--backfill-days 30] [--streaming-days 90] [--keep]
 
 `cdc`: change capture alone (no worker). `streaming`: the worker and API on 90 days of history: rebuild,
-decode ceiling, commit-to-visible latency at 100 and 1,000 changes/s, memory, and a final verify.
+decode ceiling, Faust's delivery alone (per record vs per fetch), commit-to-visible latency at 100 and
+1,000 changes/s (3 runs each), memory, and a final verify.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import psutil
 
 from infra import stack
-from infra.bench import cdc, streaming
+from infra.bench import cdc, intake, streaming
 from infra.bench.memory import component_rss_mb
 from infra.bench.report import markdown_table, update_readme, write_json
 from infra.clickhouse.runner import start_clickhouse
@@ -127,18 +128,25 @@ def summary_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+LATENCY_RUNS = 3
+
+
 def run_streaming(days: int, keep: bool) -> dict[str, Any]:
     settings = bench_settings()
     results = run_header()
     try:
         bring_up(settings, days, results)
         results["ceiling"] = asyncio.run(streaming.decode_ceiling(settings))
+        # Faust's delivery alone, same topics: per record (its stream) vs one event per fetch (the worker's).
+        results["intake"] = {mode: intake.measure(settings, mode, count)
+                             for mode, count in (("records", 200_000), ("fetches", results["ceiling"]["events"]))}
         results["rebuild"] = streaming.rebuild(settings)
         results["rebuild"]["ratio_to_ceiling"] = round(
             results["rebuild"]["events_per_second"] / results["ceiling"]["events_per_second"], 3)
         results["verify_after_rebuild"] = streaming.verify_now(settings)
         results["merges_settled_seconds"] = streaming.wait_for_merges(settings)
-        results["latency"] = {str(rate): streaming.latency_run(settings, rate, 40) for rate in (100, 1000)}
+        results["latency"] = {str(rate): [streaming.latency_run(settings, rate, 40, seed=rate + run)
+                                          for run in range(LATENCY_RUNS)] for rate in (100, 1000)}
         results["verify_after_load"] = streaming.verify_now(settings)
         results["rss_mb"] = component_rss_mb(settings)
     finally:
@@ -159,10 +167,17 @@ def streaming_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     if "merges_settled_seconds" in r:
         rows.append(("then: ClickHouse's background merges after the rebuild settled in",
                      f"{r['merges_settled_seconds']} s (latency below is measured in that steady state)"))
-    for rate, run_ in r["latency"].items():
-        rows.append((f"commit → visible in ClickHouse at {rate} changes/s",
-                     f"p50 {run_['p50_ms']} ms, p99 {run_['p99_ms']} ms ({run_['applied']:,} changes, "
-                     f"achieved {run_['achieved_rate']}/s, worker {run_['worker_rss_mb']} MiB)"))
+    if "intake" in r:
+        per_record, per_fetch = r["intake"]["records"], r["intake"]["fetches"]
+        rows.append(("Faust agent doing nothing: per record (stream.take_events) / one event per fetch (ours)",
+                     f"{per_record['events_per_second']:,} / {per_fetch['events_per_second']:,} events/s"))
+    for rate, runs in r["latency"].items():
+        p99s = " / ".join(f"{run_['p99_ms']}" for run_ in runs)
+        p50s = " / ".join(f"{run_['p50_ms']}" for run_ in runs)
+        writes = " / ".join(f"{run_.get('mean_batch_records')} × {run_.get('mean_write_ms')} ms" for run_ in runs)
+        rows.append((f"commit → visible in ClickHouse at {rate} changes/s, {len(runs)} runs of 40 s",
+                     f"p99 {p99s} ms; p50 {p50s} ms ({sum(x['applied'] for x in runs):,} changes; "
+                     f"mean batch × write time: {writes})"))
     rows.append(("verify after rebuild / after load",
                  f"{r['verify_after_rebuild']['differences']} / {r['verify_after_load']['differences']} differences "
                  f"({r['verify_after_load']['cells_checked']:,} cells checked)"))

@@ -7,7 +7,8 @@ latency under load, worker memory, and a final `verify`.
   (90 days of history); the time until its checkpoint reaches the topics' ends, and events/s.
 - latency: the simulator writes N changes/s; the worker's own per-change histogram (source commit time to
   the end of the ClickHouse insert that made it visible) gives p50/p99 for the run (Prometheus
-  histogram_quantile-style interpolation inside buckets of 50 ms below 0.5 s).
+  histogram_quantile-style interpolation inside buckets of 50 ms below 0.5 s), with the run's batch
+  sizes and write times from the worker's other histograms.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from schemas.decode import ChangeDecoder, MalformedChange
 from streams.replay import start_consumer, topic_partitions
 
 LAG_METRIC = "lg_stream_commit_to_visible_seconds"
+BATCH_METRIC = "lg_stream_batch_records"
+WRITE_METRIC = "lg_stream_write_seconds"
 
 
 async def end_offsets(settings: StackSettings) -> dict[tuple[str, int], int]:
@@ -124,13 +127,24 @@ def _peak_rss_mb(settings: StackSettings) -> float | None:
     return None
 
 
-def lag_histogram(settings: StackSettings) -> dict[float, float]:
-    """Cumulative bucket counts of the worker's commit-to-visible histogram, from the API's /metrics."""
-    text = httpx.get(f"http://{settings.api.host}:{settings.api.port}/metrics", timeout=10).text
+def metrics_text(settings: StackSettings) -> str:
+    """The API's /metrics (the worker's counters and histograms, multiprocess)."""
+    return httpx.get(f"http://{settings.api.host}:{settings.api.port}/metrics", timeout=10).text
+
+
+def histogram_buckets(text: str, metric: str) -> dict[float, float]:
+    """Cumulative bucket counts of one histogram in a /metrics text."""
     buckets: dict[float, float] = {}
-    for match in re.finditer(rf'^{LAG_METRIC}_bucket{{le="([^"]+)"}} (\S+)$', text, re.M):
+    for match in re.finditer(rf'^{metric}_bucket{{le="([^"]+)"}} (\S+)$', text, re.M):
         buckets[float(match.group(1))] = buckets.get(float(match.group(1)), 0.0) + float(match.group(2))
     return buckets
+
+
+def histogram_sum_count(text: str, metric: str) -> tuple[float, float]:
+    """(sum, count) of one histogram in a /metrics text."""
+    found = {kind: float(m.group(1)) for kind in ("sum", "count")
+             if (m := re.search(rf"^{metric}_{kind} (\S+)$", text, re.M))}
+    return found.get("sum", 0.0), found.get("count", 0.0)
 
 
 def histogram_quantile(q: float, before: dict[float, float], after: dict[float, float]) -> float:
@@ -151,22 +165,37 @@ def histogram_quantile(q: float, before: dict[float, float], after: dict[float, 
     return bounds[-1]
 
 
-def latency_run(settings: StackSettings, rate: float, seconds: float) -> dict[str, Any]:
-    before = lag_histogram(settings)
-    proc = simulate(settings, rate, seconds, seed=int(rate))
+def latency_run(settings: StackSettings, rate: float, seconds: float, seed: int) -> dict[str, Any]:
+    """Drive `rate` changes/s for `seconds`; the run's commit-to-visible p50/p99 and how the worker batched."""
+    before = metrics_text(settings)
+    proc = simulate(settings, rate, seconds, seed=seed)
     time.sleep(seconds / 2)
     rss = component_rss_mb(settings)
     cpu = psutil.cpu_percent(interval=2)
     result = simulation_result(proc)
     ends = asyncio.run(end_offsets(settings))
     drain = wait_caught_up(settings, ends, timeout=600)
-    after = lag_histogram(settings)
+    after = metrics_text(settings)
+    lag_before, lag_after = histogram_buckets(before, LAG_METRIC), histogram_buckets(after, LAG_METRIC)
     return {"target_rate": rate, "achieved_rate": result["rate"], "row_changes": result["row_changes"],
-            "applied": round(after.get(float("inf"), 0) - before.get(float("inf"), 0)),
-            "p50_ms": round(histogram_quantile(0.5, before, after) * 1000),
-            "p99_ms": round(histogram_quantile(0.99, before, after) * 1000),
+            "applied": round(lag_after.get(float("inf"), 0) - lag_before.get(float("inf"), 0)),
+            "p50_ms": round(histogram_quantile(0.5, lag_before, lag_after) * 1000),
+            "p99_ms": round(histogram_quantile(0.99, lag_before, lag_after) * 1000),
+            **batching(before, after),
             "seconds_to_drain_after_load": round(drain, 1), "machine_cpu_percent": cpu,
             "worker_rss_mb": rss.get("worker")}
+
+
+def batching(before: str, after: str) -> dict[str, Any]:
+    """Batches written between two /metrics snapshots: count, mean size, mean and p99 write time."""
+    size_sum = histogram_sum_count(after, BATCH_METRIC)[0] - histogram_sum_count(before, BATCH_METRIC)[0]
+    write_sum, batches = (a - b for a, b in zip(histogram_sum_count(after, WRITE_METRIC),
+                                                 histogram_sum_count(before, WRITE_METRIC), strict=True))
+    write_p99 = histogram_quantile(0.99, histogram_buckets(before, WRITE_METRIC),
+                                   histogram_buckets(after, WRITE_METRIC))
+    return {"batches": round(batches), "mean_batch_records": round(size_sum / batches, 1) if batches else None,
+            "mean_write_ms": round(write_sum / batches * 1000, 1) if batches else None,
+            "write_p99_ms": round(write_p99 * 1000) if batches else None}
 
 
 def wait_for_merges(settings: StackSettings, timeout: float = 180.0) -> float:

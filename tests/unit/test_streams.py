@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
+
+import pytest
 
 from infra.postgres.tables import CAPTURED_TABLES
 from infra.settings import KafkaSettings, StackSettings
 from schemas.registry import TABLES
 from streams.app import create_app
+from streams.batches import WholeFetchConsumer, deliver_whole_fetches
 from streams.topics import declare_topics
 
 
@@ -33,3 +37,20 @@ def test_schema_sql_and_models_agree() -> None:
         columns = [m.group(1) for m in re.finditer(r"^\s{4}([a-z_]+)\s+(?!KEY)", body.group(1), re.M)
                    if m.group(1) not in ("unique", "check")]
         assert columns == list(spec.model.model_fields), name
+
+
+def test_whole_fetches_replace_only_the_consumer_and_must_come_before_it(tmp_path: Path) -> None:
+    settings = StackSettings(state_dir=tmp_path, kafka=KafkaSettings(topic_prefix="lgtest"))
+    app = create_app(settings)
+    topic = app.topic("lgtest.w200.order_master", key_type=bytes, value_type=bytes, acks=False)
+    channel = deliver_whole_fetches(app, topic)
+    consumer_class: Any = app.transport.Consumer  # what the app will build its consumer from (not built here:
+    assert issubclass(consumer_class, WholeFetchConsumer)  # building it starts the consumer thread's loop)
+    assert consumer_class.target is channel
+    assert topic in app.topics  # subscribed by Faust's conductor like any agent's topic
+    assert app.conf.broker_max_poll_records == settings.worker.batch_max  # a fetch is at most one batch
+
+    late = create_app(settings)
+    late.consumer = cast(Any, object())  # any consumer already made: too late to choose its class
+    with pytest.raises(RuntimeError, match="before the app's consumer exists"):
+        deliver_whole_fetches(late, late.topic("lgtest.w200.order_master"))

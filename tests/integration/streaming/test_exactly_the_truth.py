@@ -1,6 +1,6 @@
 """Every aggregate equals the truth recomputed from PostgreSQL: after the snapshot, after a mixed live
-workload during which the worker is killed (-9) twice and ClickHouse is restarted, and across Kafka and
-Kafka Connect restarts."""
+workload during which the worker is killed (-9) twice and ClickHouse is restarted, across Kafka and
+Kafka Connect restarts, and after ClickHouse is emptied while the consumer group says "all read"."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ import time
 import orjson
 import pytest
 
-from infra.clickhouse.runner import start_clickhouse, stop_clickhouse
+from infra.clickhouse.runner import get_client, start_clickhouse, stop_clickhouse
 from infra.kafka.broker import start_kafka, stop_kafka
 from infra.kafka.connect import register_connector, start_connect, stop_connect
 from infra.postgres.tables import CAPTURED_TABLES
 from infra.services import start_worker, worker_healthy, worker_process
 from infra.settings import StackSettings
-from tests.integration.streaming.helpers import start_simulator, wait_until_verified
+from tests.integration.streaming.helpers import (
+    group_committed_offsets,
+    start_simulator,
+    stream_checkpoint,
+    wait_until_verified,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -72,3 +77,35 @@ def test_kafka_and_connect_restarts_lose_nothing(stack: StackSettings) -> None:
     assert simulator.returncode == 0, output.decode()[-2000:]
     assert worker_healthy(stack)
     assert wait_until_verified(stack, timeout=180) == []
+
+
+def test_the_consumer_group_shows_the_checkpoint_and_an_emptied_clickhouse_is_rebuilt_whole(
+        stack: StackSettings) -> None:
+    assert wait_until_verified(stack, timeout=120) == []
+    # Heartbeat offsets move every second; the table topics are quiet now.
+    checkpoint = {tp: o for tp, o in stream_checkpoint(stack).items() if not tp[0].startswith("__")}
+    deadline = time.monotonic() + 15
+    while not _group_shows(stack, checkpoint) and time.monotonic() < deadline:
+        time.sleep(0.5)  # the worker mirrors its checkpoint into the group once a second
+    assert _group_shows(stack, checkpoint)
+    assert len(checkpoint) >= len(CAPTURED_TABLES) and all(offset > 0 for offset in checkpoint.values())
+
+    # The group now says "everything read"; ClickHouse, the only place results live, is emptied. The worker
+    # must resume from ITS checkpoint (none: offset 0 everywhere), not from the group's offsets — aiokafka
+    # alone would not seek a partition to a committed offset of 0.
+    worker_process(stack).kill()
+    client = get_client(stack, database="default")
+    try:
+        client.command(f"DROP DATABASE {stack.clickhouse.database} SYNC")
+        client.command(f"CREATE DATABASE {stack.clickhouse.database}")
+    finally:
+        client.close()
+    start_worker(stack)
+    assert wait_until_verified(stack, timeout=180) == []
+    rebuilt = stream_checkpoint(stack)
+    assert {tp: rebuilt.get(tp) for tp in checkpoint} == checkpoint
+
+
+def _group_shows(stack: StackSettings, checkpoint: dict[tuple[str, int], int]) -> bool:
+    group = group_committed_offsets(stack)
+    return all(group.get(tp) == offset for tp, offset in checkpoint.items())
