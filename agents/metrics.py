@@ -38,6 +38,10 @@ class StreamMetrics:
         self.lag_seconds = Histogram("lg_stream_commit_to_visible_seconds",
                                      "Source commit to visible in ClickHouse, per applied change",
                                      buckets=LAG_SECONDS, registry=r)
+        self.kafka_lag_seconds = Histogram("lg_stream_kafka_to_visible_seconds",
+                                           "Kafka append (record timestamp) to visible in ClickHouse, per table "
+                                           "record: the worker's share of the commit-to-visible time",
+                                           buckets=LAG_SECONDS, registry=r)
         self.lag_ms = Gauge("lg_stream_table_lag_ms", "Commit-to-visible lag of the newest change, by table",
                             ["table"], registry=r, multiprocess_mode="livemax")
 
@@ -52,6 +56,8 @@ class StreamMetrics:
             self.lag_ms.labels(table).set(lag)
         for lag in report.change_lags_ms:
             self.lag_seconds.observe(lag / 1000)
+        for lag in report.kafka_lags_ms:
+            self.kafka_lag_seconds.observe(lag / 1000)
 
     def observe_applied(self, counts: dict[str, int]) -> None:
         for table, count in counts.items():

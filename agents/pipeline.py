@@ -69,6 +69,7 @@ class BatchReport:
     write_seconds: float = 0.0
     lags_ms: dict[str, int] = field(default_factory=dict)
     change_lags_ms: list[int] = field(default_factory=list)
+    kafka_lags_ms: list[int] = field(default_factory=list)
 
 
 def _ms_to_datetime(ms: int | None) -> datetime | None:
@@ -186,6 +187,8 @@ class Pipeline:
         visible_ms = int(time.time() * 1000)
         report.lags_ms = self._note_applied(output, visible_ms)
         report.change_lags_ms = [visible_ms - commit for commit in output.commit_ms]
+        report.kafka_lags_ms = [visible_ms - r.timestamp_ms for r in batch.records
+                                if r.timestamp_ms and r.topic != self.heartbeat_topic]
         self._advance(batch.records, batch.heartbeat_ms)
         self._add_freshness_and_checkpoint(batch.records, output, batch.heartbeat_ms is not None)
         report.rows_written += await self._flush()

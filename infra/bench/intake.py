@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -34,10 +35,11 @@ def measure(settings: StackSettings, mode: str, count: int, timeout: float = 900
     """Records/s of a do-nothing agent in `mode` over the first `count` records of the table topics."""
     cmd = [sys.executable, "-m", "infra.bench.intake", mode, str(count)]
     done = subprocess.run(cmd, env=child_env(settings), capture_output=True, text=True, timeout=timeout, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if not lines:
+    # Faust's worker redirects stdout into its log (stderr), so the JSON line may arrive inside a log line.
+    found = re.findall(r'\{"mode".*\}', done.stdout + done.stderr)
+    if not found:
         raise RuntimeError(f"intake bench ({mode}) printed no result: {done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
+    result: dict[str, Any] = json.loads(found[-1])
     return result
 
 

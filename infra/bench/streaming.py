@@ -32,6 +32,7 @@ from schemas.decode import ChangeDecoder, MalformedChange
 from streams.replay import start_consumer, topic_partitions
 
 LAG_METRIC = "lg_stream_commit_to_visible_seconds"
+KAFKA_LAG_METRIC = "lg_stream_kafka_to_visible_seconds"
 BATCH_METRIC = "lg_stream_batch_records"
 WRITE_METRIC = "lg_stream_write_seconds"
 
@@ -181,6 +182,9 @@ def latency_run(settings: StackSettings, rate: float, seconds: float, seed: int)
             "applied": round(lag_after.get(float("inf"), 0) - lag_before.get(float("inf"), 0)),
             "p50_ms": round(histogram_quantile(0.5, lag_before, lag_after) * 1000),
             "p99_ms": round(histogram_quantile(0.99, lag_before, lag_after) * 1000),
+            **{f"kafka_to_visible_{name}_ms": round(histogram_quantile(q, histogram_buckets(before, KAFKA_LAG_METRIC),
+                                                                       histogram_buckets(after, KAFKA_LAG_METRIC)) * 1000)
+               for name, q in (("p50", 0.5), ("p99", 0.99))},
             **batching(before, after),
             "seconds_to_drain_after_load": round(drain, 1), "machine_cpu_percent": cpu,
             "worker_rss_mb": rss.get("worker")}

@@ -117,3 +117,15 @@ async def test_overlapped_writes_give_the_same_rows_in_order_and_keep_retrying_a
     await broken.process(batches[0])
     with pytest.raises(asyncio.TimeoutError):  # a SinkError is retried, never dropped
         await asyncio.wait_for(broken.drain(), 0.2)
+
+
+async def test_the_report_splits_latency_at_kafka_for_table_records_only() -> None:
+    pipeline, _ = make(MemorySink())
+    appended_ms = int(b.T0.timestamp() * 1000)
+    batch = [RawRecord(f"{PREFIX}.w200.order_master", 0, 0, None,
+                       b.change("w200.order_master", None, b.order(1)).envelope.model_dump_json(by_alias=True).encode(),
+                       appended_ms, 0.0),
+             RawRecord(HEARTBEAT, 0, 0, None, f'{{"ts_ms": {appended_ms}}}'.encode(), appended_ms, 0.0)]
+    report = await pipeline.process(batch)
+    assert report is not None and len(report.kafka_lags_ms) == 1  # the heartbeat is no change to make visible
+    assert report.kafka_lags_ms[0] >= 0 and len(report.change_lags_ms) == 1
