@@ -178,12 +178,12 @@ def latency_run(settings: StackSettings, rate: float, seconds: float, seed: int)
     drain = wait_caught_up(settings, ends, timeout=600)
     after = metrics_text(settings)
     lag_before, lag_after = histogram_buckets(before, LAG_METRIC), histogram_buckets(after, LAG_METRIC)
+    kafka_before, kafka_after = histogram_buckets(before, KAFKA_LAG_METRIC), histogram_buckets(after, KAFKA_LAG_METRIC)
     return {"target_rate": rate, "achieved_rate": result["rate"], "row_changes": result["row_changes"],
             "applied": round(lag_after.get(float("inf"), 0) - lag_before.get(float("inf"), 0)),
             "p50_ms": round(histogram_quantile(0.5, lag_before, lag_after) * 1000),
             "p99_ms": round(histogram_quantile(0.99, lag_before, lag_after) * 1000),
-            **{f"kafka_to_visible_{name}_ms": round(histogram_quantile(q, histogram_buckets(before, KAFKA_LAG_METRIC),
-                                                                       histogram_buckets(after, KAFKA_LAG_METRIC)) * 1000)
+            **{f"kafka_to_visible_{name}_ms": round(histogram_quantile(q, kafka_before, kafka_after) * 1000)
                for name, q in (("p50", 0.5), ("p99", 0.99))},
             **batching(before, after),
             "seconds_to_drain_after_load": round(drain, 1), "machine_cpu_percent": cpu,
