@@ -7,10 +7,11 @@ Contract:
 - When Kafka assigns the partitions, every partition is sought to OUR checkpoint (kept in ClickHouse with
   the results), and the group's committed offsets are overwritten with it before Faust seeks to
   "committed". Faust's own commits (bugs #606/#316) therefore never decide where processing resumes.
-- The agent receives each Kafka fetch whole (`streams.batches.deliver_whole_fetches`: one Faust event per
-  fetch, not per record), hands the raw bytes to the `Pipeline` (decode once, apply per batch, write, then
-  checkpoint), and a 1 s timer closes windows on wall-clock time, commits the checkpoint into the consumer
-  group (so Kafka's own tools show the true lag) and writes `worker/status.json` for the API's health check.
+- The agent receives records in batches (`streams.batches.deliver_in_batches`: one Faust event per batch,
+  not per record; a batch is everything fetched while the previous one was processed), hands the raw bytes
+  to the `Pipeline` (decode once, apply per batch, write, then checkpoint). A 1 s timer closes windows on
+  wall-clock time, commits the checkpoint into the consumer group (so Kafka's own tools show the true lag)
+  and writes `worker/status.json` for the API's health check.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from infra.settings import StackSettings, get_settings
 from schemas.decode import ChangeDecoder
 from sinks.clickhouse import ClickHouseSink
 from streams.app import create_app
-from streams.batches import deliver_whole_fetches
+from streams.batches import FetchBuffer, deliver_in_batches
 from streams.replay import RawRecord
 from streams.topics import dead_letter_topic_name, ensure_topics, heartbeat_topic_name
 
@@ -78,16 +79,21 @@ class Worker:
         # acks=False: Faust neither acks nor commits these records; the checkpoint does (see module doc).
         source = self.app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw",
                                 value_serializer="raw", acks=False)
-        fetches = deliver_whole_fetches(self.app, source)
-        self.app.agent(fetches, name="apply-changes", concurrency=1)(self._consume)
+        batches = deliver_in_batches(self.app, source, limit=self.settings.worker.batch_max,
+                                     fetch_max_wait_ms=self.settings.worker.fetch_max_wait_ms)
+        self.app.agent(batches, name="apply-changes", concurrency=1)(self._consume)
         self.app.timer(TICK_SECONDS, name="wall-clock-tick")(self._tick)
         self.app.on_rebalance_complete.connect(self._seek_to_our_checkpoint)
 
     async def _consume(self, stream: StreamT[Any]) -> AsyncIterator[None]:
-        async for fetch in stream:
+        buffer: FetchBuffer
+        async for buffer in stream:
+            fetched = buffer.take()
+            if not fetched:
+                continue  # a wake-up whose records an earlier take already had
             received = time.time()
             records = [RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp or 0, received)
-                       for r in fetch]
+                       for r in fetched]
             async with self.lock:
                 await self.pipeline.process(records)
                 self.batches += 1

@@ -1,6 +1,6 @@
 """What Faust's record delivery costs on its own: an agent that does nothing, reading every table topic from
-the start, fed either per record (Faust's stream, batched with `take_events`) or one event per Kafka fetch
-(`streams.batches.deliver_whole_fetches`, what the worker uses). Same app settings as the worker.
+the start, fed either per record (Faust's stream, batched with `take_events`) or one event per batch
+(`streams.batches.deliver_in_batches`, what the worker uses). Same app settings as the worker.
 
     python -m infra.bench.intake records|fetches COUNT      # prints one JSON line, settings from LG_*
 
@@ -26,7 +26,7 @@ from infra.bench.cdc import table_topics
 from infra.settings import StackSettings, get_settings
 from infra.stack import child_env
 from streams.app import create_app
-from streams.batches import deliver_whole_fetches
+from streams.batches import FetchBuffer, deliver_in_batches
 
 MODES = ("records", "fetches")
 
@@ -63,9 +63,11 @@ def _run(mode: str, count: int) -> None:
                               "events_per_second": round(seen["records"] / seconds)}), flush=True)
             os._exit(0)  # a Faust worker's orderly shutdown takes seconds and measures nothing
 
-    async def per_fetch(stream: StreamT[Any]) -> AsyncIterator[None]:
-        async for fetch in stream:
-            count_and_maybe_finish(len(fetch))
+    async def per_batch(stream: StreamT[Any]) -> AsyncIterator[None]:
+        buffer: FetchBuffer
+        async for buffer in stream:
+            if taken := buffer.take():
+                count_and_maybe_finish(len(taken))
             yield None
 
     async def per_record(stream: StreamT[Any]) -> AsyncIterator[None]:
@@ -75,7 +77,7 @@ def _run(mode: str, count: int) -> None:
             yield None
 
     if mode == "fetches":
-        app.agent(deliver_whole_fetches(app, topic), name="count")(per_fetch)
+        app.agent(deliver_in_batches(app, topic, limit=settings.worker.batch_max), name="count")(per_batch)
     else:
         app.agent(topic, name="count")(per_record)
     faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()

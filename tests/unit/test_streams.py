@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 
 from infra.postgres.tables import CAPTURED_TABLES
 from infra.settings import KafkaSettings, StackSettings
 from schemas.registry import TABLES
 from streams.app import create_app
-from streams.batches import WholeFetchConsumer, deliver_whole_fetches
+from streams.batches import BatchingConsumer, FetchBuffer, deliver_in_batches
 from streams.topics import declare_topics
 
 
@@ -39,18 +40,30 @@ def test_schema_sql_and_models_agree() -> None:
         assert columns == list(spec.model.model_fields), name
 
 
-def test_whole_fetches_replace_only_the_consumer_and_must_come_before_it(tmp_path: Path) -> None:
+def test_batches_replace_only_the_consumer_and_must_come_before_it(tmp_path: Path) -> None:
     settings = StackSettings(state_dir=tmp_path, kafka=KafkaSettings(topic_prefix="lgtest"))
     app = create_app(settings)
     topic = app.topic("lgtest.w200.order_master", key_type=bytes, value_type=bytes, acks=False)
-    channel = deliver_whole_fetches(app, topic)
+    wake = deliver_in_batches(app, topic, limit=3, fetch_max_wait_ms=40)
     consumer_class: Any = app.transport.Consumer  # what the app will build its consumer from (not built here:
-    assert issubclass(consumer_class, WholeFetchConsumer)  # building it starts the consumer thread's loop)
-    assert consumer_class.target is channel
+    assert issubclass(consumer_class, BatchingConsumer)  # building it starts the consumer thread's loop)
+    assert consumer_class.wake is wake and consumer_class.buffer.limit == 3
+    assert consumer_class.thread_class.fetch_max_wait_ms == 40  # not Faust's fixed 1,500 ms
     assert topic in app.topics  # subscribed by Faust's conductor like any agent's topic
-    assert app.conf.broker_max_poll_records == settings.worker.batch_max  # a fetch is at most one batch
+    assert app.conf.broker_max_poll_records == settings.worker.batch_max  # one fetch is at most one batch
 
     late = create_app(settings)
     late.consumer = cast(Any, object())  # any consumer already made: too late to choose its class
     with pytest.raises(RuntimeError, match="before the app's consumer exists"):
-        deliver_whole_fetches(late, late.topic("lgtest.w200.order_master"))
+        deliver_in_batches(late, late.topic("lgtest.w200.order_master"), limit=3)
+
+
+def test_the_buffer_hands_over_everything_fetched_and_has_no_room_at_its_limit() -> None:
+    buffer = FetchBuffer(limit=3)
+    first = [ConsumerRecord("t", 0, offset, 0, 0, None, b"", None, 0, 0, ()) for offset in range(2)]
+    buffer.add(first)
+    assert buffer.has_room()  # 2 < 3: the consumer's thread may fetch again
+    buffer.add(first[:1])
+    assert not buffer.has_room()  # 3 wait: fetching pauses until the agent takes them
+    assert [r.offset for r in buffer.take()] == [0, 1, 0]
+    assert buffer.has_room() and buffer.take() == [] and len(buffer) == 0
