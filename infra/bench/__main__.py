@@ -169,7 +169,7 @@ def streaming_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
                      f"{r['merges_settled_seconds']} s (latency below is measured in that steady state)"))
     if "intake" in r:
         per_record, per_fetch = r["intake"]["records"], r["intake"]["fetches"]
-        rows.append(("Faust agent doing nothing: per record (stream.take_events) / one event per fetch (ours)",
+        rows.append(("Faust agent doing nothing: per record (stream.take_events) / in batches (ours, streams/batches.py)",
                      f"{per_record['events_per_second']:,} / {per_fetch['events_per_second']:,} events/s"))
     for rate, runs in r["latency"].items():
         p99s = " / ".join(f"{run_['p99_ms']}" for run_ in runs)
