@@ -2,7 +2,7 @@
 the start, fed either per record (Faust's stream, batched with `take_events`) or one event per batch
 (`streams.batches.deliver_in_batches`, what the worker uses). Same app settings as the worker.
 
-    python -m infra.bench.intake records|fetches COUNT      # prints one JSON line, settings from LG_*
+    python -m infra.bench.intake records|batches COUNT      # prints one JSON line, settings from LG_*
 
 A Faust worker owns its process (event loop, signals), so `measure` runs each mode in a child process.
 """
@@ -28,7 +28,7 @@ from infra.stack import child_env
 from streams.app import create_app
 from streams.batches import FetchBuffer, deliver_in_batches
 
-MODES = ("records", "fetches")
+MODES = ("records", "batches")
 
 
 def measure(settings: StackSettings, mode: str, count: int, timeout: float = 900.0) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def _run(mode: str, count: int) -> None:
             count_and_maybe_finish(len(events))
             yield None
 
-    if mode == "fetches":
+    if mode == "batches":
         app.agent(deliver_in_batches(app, topic, limit=settings.worker.batch_max), name="count")(per_batch)
     else:
         app.agent(topic, name="count")(per_record)
