@@ -87,7 +87,6 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (SALES, FULFILMENT, RECEIVABLE
 GRAINS: tuple[str, ...] = ("minute", "hour", "day", "month")
 
 
-
 @lru_cache(maxsize=65_536)
 def _local_hour_start(hour_index: int) -> datetime:
     return datetime.fromtimestamp(hour_index * 3600, TAIPEI)

@@ -97,12 +97,12 @@ class Worker:
             async with self.lock:
                 await self.pipeline.process(records)
                 self.batches += 1
-                await self._close_windows(due_only=True)
+                await self._close_windows()
             yield None
 
-    async def _close_windows(self, *, due_only: bool) -> None:
+    async def _close_windows(self) -> None:
         """The pipeline's wall-clock tick, at most once a second; call it holding the lock."""
-        if due_only and time.monotonic() - self._ticked_at < TICK_SECONDS * 0.9:  # timer jitter
+        if time.monotonic() - self._ticked_at < TICK_SECONDS * 0.9:  # 0.9: timer jitter
             return
         self._ticked_at = time.monotonic()
         await self.pipeline.tick()
@@ -112,7 +112,7 @@ class Worker:
         # the lock would only make this timer overrun. A quiet stream leaves the lock free.
         if not self.lock.locked():
             async with self.lock:
-                await self._close_windows(due_only=True)
+                await self._close_windows()
         await self._commit_checkpoint_to_group()
         self._write_status()
         if time.monotonic() - self._frozen_at > FREEZE_EVERY_SECONDS:

@@ -75,8 +75,9 @@ class ClickHouseSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    """The streaming worker's batching. A batch is whatever one Kafka fetch returns, at most `batch_max`
-    records: small while the worker keeps up (low latency), large while it catches up (cheap per change)."""
+    """The streaming worker's batching. A batch is every record fetched while the previous batch was being
+    processed (fetching pauses once `batch_max` wait): small while the worker keeps up (low latency), large
+    while it catches up (cheap per change)."""
 
     batch_max: int = 10_000
     # How long the broker may hold a fetch that finds no new records. A record arriving on a partition left

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from infra.clickhouse.runner import get_client
 from infra.settings import StackSettings
@@ -28,6 +30,19 @@ def start_simulator(settings: StackSettings, rate: float, seconds: float, seed: 
     """The live simulator writing a mixed workload (inserts, updates, deletes, cancellations, late payments)."""
     cmd = simulator_command("live", "--rate", str(rate), "--duration", str(seconds), "--seed", str(seed))
     return subprocess.Popen(cmd, env=child_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+@contextmanager
+def simulator_running(settings: StackSettings, rate: float, seconds: float,
+                      seed: int) -> Iterator[subprocess.Popen[bytes]]:
+    """`start_simulator` for the body of a `with`; killed on the way out if still running (a failed test)."""
+    simulator = start_simulator(settings, rate, seconds, seed)
+    try:
+        yield simulator
+    finally:
+        if simulator.poll() is None:
+            simulator.kill()
+            simulator.wait()
 
 
 def group_committed_offsets(settings: StackSettings) -> dict[tuple[str, int], int]:

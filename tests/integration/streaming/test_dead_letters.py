@@ -15,7 +15,7 @@ from infra.postgres.tables import topic_for
 from infra.settings import StackSettings
 from streams.replay import start_consumer
 from streams.topics import dead_letter_topic_name
-from tests.integration.streaming.helpers import start_simulator, wait_until_verified
+from tests.integration.streaming.helpers import simulator_running, wait_until_verified
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def test_malformed_change_is_dead_lettered_and_the_stream_goes_on(stack: StackSe
     assert value == GARBAGE
     assert headers["source-topic"] == topic.encode() and headers["source-offset"] == str(offset).encode()
     assert headers["reason"].decode() == reason
-    simulator = start_simulator(stack, rate=100, seconds=8, seed=11)
-    output, _ = simulator.communicate(timeout=60)
+    with simulator_running(stack, rate=100, seconds=8, seed=11) as simulator:
+        output, _ = simulator.communicate(timeout=60)
     assert simulator.returncode == 0, output.decode()[-2000:]
     assert wait_until_verified(stack, timeout=90) == []

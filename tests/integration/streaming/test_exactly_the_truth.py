@@ -17,7 +17,7 @@ from infra.services import start_worker, worker_healthy, worker_process
 from infra.settings import StackSettings
 from tests.integration.streaming.helpers import (
     group_committed_offsets,
-    start_simulator,
+    simulator_running,
     stream_checkpoint,
     wait_until_verified,
 )
@@ -31,8 +31,7 @@ def test_the_snapshot_streams_to_exactly_the_truth(stack: StackSettings) -> None
 
 def test_kill_9_twice_and_a_clickhouse_restart_lose_nothing_and_count_nothing_twice(stack: StackSettings) -> None:
     assert wait_until_verified(stack, timeout=120) == []
-    simulator = start_simulator(stack, rate=150, seconds=45, seed=7)
-    try:
+    with simulator_running(stack, rate=150, seconds=45, seed=7) as simulator:
         for pause in (6, 9):
             time.sleep(pause)
             worker_process(stack).kill()  # no clean shutdown: mid-batch, mid-write, whatever it was doing
@@ -43,10 +42,6 @@ def test_kill_9_twice_and_a_clickhouse_restart_lose_nothing_and_count_nothing_tw
         time.sleep(3)
         start_clickhouse(stack)
         output, _ = simulator.communicate(timeout=120)
-    finally:
-        if simulator.poll() is None:
-            simulator.kill()
-            simulator.wait()
     assert simulator.returncode == 0, output.decode()[-2000:]
     live = orjson.loads(output.decode().strip().splitlines()[-1])
     assert live["row_changes"] > 4000
@@ -58,8 +53,7 @@ def test_kill_9_twice_and_a_clickhouse_restart_lose_nothing_and_count_nothing_tw
 
 def test_kafka_and_connect_restarts_lose_nothing(stack: StackSettings) -> None:
     assert wait_until_verified(stack, timeout=120) == []
-    simulator = start_simulator(stack, rate=100, seconds=35, seed=5)
-    try:
+    with simulator_running(stack, rate=100, seconds=35, seed=5) as simulator:
         time.sleep(6)
         stop_kafka(stack)  # the worker's consumer and Debezium both lose the broker
         time.sleep(4)
@@ -70,10 +64,6 @@ def test_kafka_and_connect_restarts_lose_nothing(stack: StackSettings) -> None:
         start_connect(stack)
         register_connector(stack, list(CAPTURED_TABLES))
         output, _ = simulator.communicate(timeout=120)
-    finally:
-        if simulator.poll() is None:
-            simulator.kill()
-            simulator.wait()
     assert simulator.returncode == 0, output.decode()[-2000:]
     assert worker_healthy(stack)
     assert wait_until_verified(stack, timeout=180) == []
