@@ -12,6 +12,8 @@ import os
 import shutil
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -34,20 +36,65 @@ def api_process(settings: StackSettings) -> ManagedProcess:
                           stop_timeout=10)
 
 
+def read_status(path: Path, stale_seconds: float) -> tuple[dict[str, Any] | None, str]:
+    """(status, why) of a service that writes a JSON status file with `pid` and `last_tick_at` every second:
+    the status when it names a live process that ticked within `stale_seconds`, else None and why not."""
+    try:
+        status: dict[str, Any] = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None, "no status written (not started?)"
+    age = (datetime.now(UTC) - datetime.fromisoformat(status["last_tick_at"])).total_seconds()
+    if not pid_alive(int(status["pid"])):
+        return None, f"process {status['pid']} is gone"
+    if age > stale_seconds:
+        return None, f"no progress for {age:.0f}s"
+    return status, f"pid {status['pid']}"
+
+
 def worker_status(settings: StackSettings) -> tuple[bool, str]:
     """(up, why): up when the worker's status file names a live process that ticked within
     `api.worker_stale_seconds`; the API's /health and the stack's health check both judge by this."""
-    try:
-        status = orjson.loads(settings.worker_status_file.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return False, "no status written (worker not started?)"
-    age = (datetime.now(UTC) - datetime.fromisoformat(status["last_tick_at"])).total_seconds()
-    if not pid_alive(int(status["pid"])):
-        return False, f"process {status['pid']} is gone"
-    if age > settings.api.worker_stale_seconds:
-        return False, f"no progress for {age:.0f}s"
+    status, why = read_status(settings.worker_status_file, settings.api.worker_stale_seconds)
+    if status is None:
+        return False, why
     return True, (f"pid {status['pid']}, {status['batches']} batches, {status['events_applied']} events applied, "
                   f"{status['dead_lettered']} dead-lettered")
+
+
+def bank_importer_process(settings: StackSettings) -> ManagedProcess:
+    return ManagedProcess("bank-import", [sys.executable, "-m", "connectors.bank"], settings.state_dir,
+                          env=_env(settings), stop_timeout=30)
+
+
+def bank_landing_process(settings: StackSettings) -> ManagedProcess:
+    return ManagedProcess("bank-landing", [sys.executable, "-m", "agents.bank_landing"], settings.state_dir,
+                          env=_env(settings), stop_timeout=30)
+
+
+def bank_importer_healthy(settings: StackSettings) -> bool:
+    return read_status(settings.bank_importer_status_file, settings.api.worker_stale_seconds)[0] is not None
+
+
+def bank_landing_healthy(settings: StackSettings) -> bool:
+    return read_status(settings.bank_landing_status_file, settings.api.worker_stale_seconds)[0] is not None
+
+
+def start_bank_services(settings: StackSettings, timeout: float = 120.0) -> None:
+    """The landing agent first (so it is subscribed when the importer's catch-up pull publishes), then the
+    importer; returns once both write a fresh status."""
+    for process, healthy in ((bank_landing_process(settings), bank_landing_healthy),
+                             (bank_importer_process(settings), bank_importer_healthy)):
+        if not process.running():
+            process.start()
+        wait_until(lambda p=process, h=healthy: h(settings) or not p.running(),  # type: ignore[misc]
+                   timeout, process.name, process.log_file)
+        if not healthy(settings):
+            raise StackError(f"{process.name} exited during start; see {process.log_file}")
+
+
+def stop_bank_services(settings: StackSettings) -> None:
+    bank_importer_process(settings).stop()
+    bank_landing_process(settings).stop()
 
 
 def worker_healthy(settings: StackSettings) -> bool:

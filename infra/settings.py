@@ -8,11 +8,16 @@ production deployment passes other locations without code changes.
 
 from __future__ import annotations
 
+import json
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connectors.bank.settings import BankSettings, with_local_defaults
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,7 +121,17 @@ class StackSettings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     api: ApiSettings = ApiSettings()
     worker: WorkerSettings = WorkerSettings()
+    # The bank-statement import; unset file locations point into `state_dir` (see connectors/bank/settings.py).
+    bank: BankSettings
     timezone: str = "Asia/Taipei"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bank_locations_in_state_dir(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        state_dir = Path(data.get("state_dir") or PROJECT_ROOT / ".state")
+        return {**data, "bank": with_local_defaults(data.get("bank"), state_dir)}
 
     @property
     def logs_dir(self) -> Path:
@@ -135,6 +150,14 @@ class StackSettings(BaseSettings):
     def worker_status_file(self) -> Path:
         return self.state_dir / "worker" / "status.json"
 
+    @property
+    def bank_importer_status_file(self) -> Path:
+        return self.state_dir / "bank" / "importer-status.json"
+
+    @property
+    def bank_landing_status_file(self) -> Path:
+        return self.state_dir / "bank" / "landing-status.json"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> StackSettings:
@@ -145,9 +168,22 @@ def get_settings() -> StackSettings:
 def settings_env(settings: StackSettings) -> dict[str, str]:
     """The `LG_*` environment that rebuilds `settings` in a child process (e.g. the simulator)."""
     env: dict[str, str] = {"LG_STATE_DIR": str(settings.state_dir), "LG_TIMEZONE": settings.timezone}
-    for part in ("postgres", "kafka", "connect", "clickhouse", "api", "worker"):
+    for part in ("postgres", "kafka", "connect", "clickhouse", "api", "worker", "bank"):
         model: BaseModel = getattr(settings, part)
         for name, value in model.model_dump().items():
-            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-            env[f"LG_{part.upper()}__{name.upper()}"] = str(raw).lower() if isinstance(raw, bool) else str(raw)
+            if value is not None:
+                env[f"LG_{part.upper()}__{name.upper()}"] = _env_value(value)
     return env
+
+
+def _env_value(value: Any) -> str:
+    """A settings value as pydantic-settings reads it back from the environment."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, frozenset | set | list | tuple):
+        return json.dumps(sorted(value))
+    if isinstance(value, time):
+        return value.isoformat()
+    return str(value)

@@ -2,13 +2,15 @@
 
     python -m infra.stack up [--backfill-days N]   # start everything in the background, return when healthy
     python -m infra.stack run                       # up, then the live simulator in the foreground; Ctrl-C stops all
+    python -m infra.stack bank-pull                 # ask the running bank import to pull its inbox now
     python -m infra.stack status | down | clean
 
 Contract: every command is idempotent. `up` starts only what is not running, backfills the operational
-database only when it holds no orders, and returns (exit 0) only when PostgreSQL, ClickHouse, Kafka,
-Kafka Connect with its connector, the streaming worker and the API are all healthy; otherwise it exits 1
-naming the failing part and the tail of its log. All state lives under `settings.state_dir`; `clean` stops
-everything and removes it.
+database only when it holds no orders, writes the bank's statements of the last days not yet written into
+the local SFTP server's inbox, and returns (exit 0) only when PostgreSQL, ClickHouse, Kafka, Kafka Connect
+with its connector, the streaming worker, the API, the SFTP server, the bank import and the bank landing
+agent are all healthy; otherwise it exits 1 naming the failing part and the tail of its log. All state
+lives under `settings.state_dir`; `clean` stops everything and removes it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from connectors.bank.settings import sftp_keys_dir, sftp_root_dir
 from infra.clickhouse.runner import clickhouse_healthy, start_clickhouse, stop_clickhouse
 from infra.kafka.broker import kafka_healthy, start_kafka, stop_kafka
 from infra.kafka.connect import connect_healthy, register_connector, start_connect, stop_connect
@@ -32,8 +35,20 @@ from infra.kafka.jars import ensure_jars
 from infra.postgres.runner import apply_schema, postgres_healthy, start_postgres, stop_postgres
 from infra.postgres.tables import CAPTURED_TABLES
 from infra.process import StackError
-from infra.services import api_healthy, start_services, stop_services, worker_healthy
+from infra.services import (
+    api_healthy,
+    bank_importer_healthy,
+    bank_landing_healthy,
+    read_status,
+    start_bank_services,
+    start_services,
+    stop_bank_services,
+    stop_services,
+    worker_healthy,
+)
 from infra.settings import StackSettings, get_settings, settings_env
+from infra.sftp.runner import ensure_keys, sftp_healthy, start_sftp, stop_sftp
+from infra.simulator.statements import write_statements
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,14 @@ PARTS: tuple[Part, ...] = (
     Part("worker", lambda s: f"status {s.worker_status_file}", worker_healthy),
     Part("api", lambda s: f"http://{s.api.host}:{s.api.port}/docs (health, freshness, metrics, kpis/today)",
          api_healthy),
+    Part("sftp", lambda s: f"sftp://{s.bank.sftp_username}@{s.bank.sftp_host}:{s.bank.sftp_port} "
+                           f"(the bank's stand-in; files in {sftp_root_dir(s.state_dir)})",
+         lambda s: sftp_healthy(s.bank.sftp_host, s.bank.sftp_port)),
+    Part("bank-import", lambda s: f"daily at {s.bank.run_at:%H:%M} Asia/Taipei; `make bank-pull` pulls now; "
+                                  f"status {s.bank_importer_status_file}", bank_importer_healthy),
+    Part("bank-landing", lambda s: f"{s.clickhouse.http_url()}/play: v_bank_statements, v_bank_movements, "
+                                   "bank_import_exceptions, bank_reconciliation_summary / _latest",
+         bank_landing_healthy),
 )
 
 
@@ -97,7 +120,34 @@ def up(settings: StackSettings, backfill_days: int, backfill_args: tuple[str, ..
     start_connect(settings)
     register_connector(settings, list(CAPTURED_TABLES))
     start_services(settings)
+    start_bank_import(settings)
     wait_healthy(settings, timeout=180)
+
+
+def start_bank_import(settings: StackSettings) -> None:
+    """The SFTP server (with the statements of the last days in its inbox, written once) and the bank import
+    and landing services."""
+    keys = sftp_keys_dir(settings.state_dir)
+    ensure_keys(keys)
+    root = sftp_root_dir(settings.state_dir)
+    start_sftp(settings.bank.sftp_host, settings.bank.sftp_port, root, keys, settings.state_dir)
+    if settings.bank.local_statement_days > 0:
+        # Only days not yet written: files the importer moved to archive/ or rejected/ count as written.
+        written = write_statements(settings.postgres.dsn(), root / settings.bank.remote_inbox_dir.strip("/"),
+                                   settings.bank.local_statement_days, seed=42, end=None,
+                                   archived=[root / settings.bank.remote_archive_dir.strip("/"),
+                                             root / settings.bank.remote_rejected_dir.strip("/")])
+        if written:
+            print(f"the bank's SFTP inbox got {len(written)} new statement files", flush=True)
+    start_bank_services(settings)
+
+
+def request_bank_pull(settings: StackSettings) -> None:
+    """Ask the running bank import to pull now (SIGUSR1), as an operator would after a late delivery."""
+    status = read_status(settings.bank_importer_status_file, settings.api.worker_stale_seconds)[0]
+    if status is None:
+        raise StackError("the bank import is not running (make up)")
+    os.kill(int(status["pid"]), signal.SIGUSR1)
 
 
 def wait_healthy(settings: StackSettings, timeout: float) -> None:
@@ -113,6 +163,8 @@ def wait_healthy(settings: StackSettings, timeout: float) -> None:
 
 def down(settings: StackSettings) -> None:
     """Stop every part: our services, then Connect (it commits its offsets while Kafka is still there)."""
+    stop_bank_services(settings)
+    stop_sftp(settings.state_dir)
     stop_services(settings)
     stop_connect(settings)
     stop_kafka(settings)
@@ -160,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in (p_up, p_run):
         p.add_argument("--backfill-days", type=int, default=90)
     p_run.add_argument("--rate", type=float, default=2.0, help="live simulator pace, row changes per second")
+    sub.add_parser("bank-pull", help="ask the running bank import to pull the SFTP inbox now")
     sub.add_parser("down")
     sub.add_parser("status")
     sub.add_parser("clean")
@@ -171,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if status(settings) else 1
         if args.command == "run":
             run(settings, args.backfill_days, args.rate)
+        elif args.command == "bank-pull":
+            request_bank_pull(settings)
         elif args.command == "down":
             down(settings)
         elif args.command == "status":

@@ -25,6 +25,21 @@ def dead_letter_topic_name(prefix: str) -> str:
     return f"{prefix}.dead-letter"
 
 
+def bank_statement_files_topic_name(prefix: str) -> str:
+    """Accepted bank statement files, one record per file (key: the file's sha256; value: the whole file as
+    `connectors.bank.statement.imported_file_to_json` writes it)."""
+    return f"{prefix}.bank.statement-files"
+
+
+def bank_import_exceptions_topic_name(prefix: str) -> str:
+    """Rejected bank statement files, one record per rejection (the exception record as JSON)."""
+    return f"{prefix}.bank.import-exceptions"
+
+
+def bank_topic_names(prefix: str) -> list[str]:
+    return [bank_statement_files_topic_name(prefix), bank_import_exceptions_topic_name(prefix)]
+
+
 @dataclass(frozen=True)
 class StreamTopics:
     """The topics the agents read and write."""
@@ -57,11 +72,18 @@ async def ensure_topics(settings: StackSettings, replication_factor: int = 1) ->
     Run before the worker subscribes: a consumer subscribed to a topic Debezium has not created yet would
     only notice it at its next metadata refresh (minutes), leaving that table's changes waiting.
     """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     prefix = settings.kafka.topic_prefix
     wanted = [topic_for(t, prefix) for t in CAPTURED_TABLES]
     wanted += [heartbeat_topic_name(prefix), dead_letter_topic_name(prefix)]
+    return await create_missing_topics(settings, wanted, replication_factor)
+
+
+async def create_missing_topics(settings: StackSettings, wanted: list[str], replication_factor: int = 1,
+                                config: dict[str, str] | None = None) -> list[str]:
+    """Create those of `wanted` that do not exist yet (with `config`, e.g. a larger max.message.bytes);
+    returns those created. Safe when another process creates one at the same time."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
     await admin.start()
     try:
@@ -69,8 +91,8 @@ async def ensure_topics(settings: StackSettings, replication_factor: int = 1) ->
         missing = [t for t in wanted if t not in existing]
         if missing:
             try:
-                await admin.create_topics([NewTopic(t, settings.kafka.partitions, replication_factor)
-                                           for t in missing])
+                await admin.create_topics([NewTopic(t, settings.kafka.partitions, replication_factor,
+                                                    topic_configs=config or {}) for t in missing])
             except Exception:  # e.g. Debezium created one meanwhile: judge by what exists now
                 still = [t for t in wanted if t not in set(await admin.list_topics())]
                 if still:

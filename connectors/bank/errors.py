@@ -2,6 +2,7 @@
 
 A statement file is accepted or rejected whole. A rejection is a `StatementFileRejected` subclass that
 names the file, its sha256 and every problem found (per statement, so one report shows them all).
+An accepted file may carry `ImportWarning`s (tolerated deviations from the SWIFT rules).
 SFTP trouble is a `BankSftpError`; it never rejects a file (the file stays in the inbox for the next run).
 """
 
@@ -28,6 +29,23 @@ class StatementProblem:
     code: str
     detail: str
     reason: RejectReason = RejectReason.MALFORMED
+
+    def __str__(self) -> str:
+        where = "file" if self.statement == 0 else f"statement {self.statement}"
+        return f"{where}: {self.code}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportWarning:
+    """A harmless rule break in an accepted file (e.g. a :20: longer than 16x), recorded beside the import.
+
+    `statement` is the 1-based index of the message (page) in the file, 0 = the file as a whole, as in
+    `StatementProblem`. A warning never rejects anything.
+    """
+
+    statement: int
+    code: str
+    detail: str
 
     def __str__(self) -> str:
         where = "file" if self.statement == 0 else f"statement {self.statement}"

@@ -2,8 +2,8 @@
 
 Run: `python -m connectors.bank.measure_throughput [--statements 2000] [--lines 5]`.
 Builds one file of N statements (each with L :61:/:86: pairs, Chinese details, TWD amounts) in UTF-8
-and in Big5, and times `read_statement_file` (decode, split, tag and field checks, mt-940 parse, rules,
-balance) on it, best of three runs.
+and in Big5, and times `read_statement_file` (decode, framing, tag and field checks, :86: sub-fields,
+rules, balance, page chains) on it, best of three runs.
 """
 
 from __future__ import annotations

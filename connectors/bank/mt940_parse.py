@@ -1,75 +1,71 @@
-"""Turn the bytes of an MT940 file into raw statements, and a checked raw statement into a typed one.
+"""Turn the bytes of an MT940 file into messages, and a message whose tags passed into a typed page.
 
 Steps, each with its own contract:
 - `decode_statement_bytes`: UTF-8 (with or without BOM) or Big5 (decoded as cp950, the Windows superset
   Taiwanese banks produce); anything else is undecodable. UTF-8 is tried first because Big5 text
   practically never forms valid UTF-8, while ASCII is both.
-- `split_statements`: strips an optional SWIFT envelope ({1:..}{2:..}{4: ... -}) and cuts the text at
-  every line starting with ":20:". We split ourselves because `mt940.parse` merges several :20: blocks
-  into one collection that keeps only the last balances.
-- `tokenize_tags`: the (tag, value) sequence of one statement, continuation lines joined with "\n".
-- `to_imported_statement`: parses one statement with the `mt-940` library. Call it only on a statement
-  whose tags and fields passed `validate.check_fields`: the library accepts invalid input silently
-  (0 transactions, a Feb 30 "fixed up" to Feb 28), so it is not our validator.
+- `frame_messages` (from `framing`): the messages of the text (SOH/ETX, SWIFT envelopes, header lines,
+  "-" markers, any line ends), with the framing's warnings and problems; `split_statements` gives just
+  the messages.
+- `read_page`: every field of one message read with `fields` (the SWIFT formats, tolerant where real
+  banks deviate harmlessly), :86: sub-fields with `details`. Call it only on a message that passed
+  `validate.check_tags` (it reads what is there either way).
+
+The fields are read by our own grammar, not by the `mt-940` library: the library truncates a :20: or :25:
+longer than SWIFT allows without a word, refuses statement numbers over 5 digits, cuts a :61: reference
+over 16 characters into "extra details", and accepts invalid input silently (0 transactions, Feb 30
+"fixed up"), so what we check and what we read would differ. The unit tests compare our reading of
+in-format statements with the library's.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
-import mt940
-from mt940.models import Transactions
-
-from connectors.bank.statement import BankTransaction, ImportedStatement, StatementBalance, StatementNumber
-
-# Options beyond the 5.0.0 defaults: sign reversals (RC is money out), read lowercase marks, keep long
-# :86: texts whole, and never let a structured :86: overwrite the :61: references with None.
-_OPTIONS = mt940.Options(
-    reversal_sign=True,
-    case_insensitive_marks=True,
-    unbounded_details=True,
-    merge_keeps_values=True,
-    strip_bom=True,
+from connectors.bank.currency import UnknownCurrency, minor_units
+from connectors.bank.details import detail_fields
+from connectors.bank.fields import (
+    Balance,
+    Findings,
+    LineFields,
+    read_account,
+    read_balance,
+    read_details,
+    read_line,
+    read_number,
+    read_reference,
 )
-# No date "fix-ups" on :61: (we reject bad dates instead) and no German structured-:86: splitting
-# (it would replace the Chinese text by sub-fields).
-_PROCESSORS: dict[str, list[Any]] = {"pre_statement": [], "post_transaction_details": []}
+from connectors.bank.framing import FramedText, NoStatements, RawStatement, RawTag, frame_messages
+from connectors.bank.pages import Page, PageLine
+from connectors.bank.statement import StatementBalance
 
-_TAG_LINE = re.compile(r"^:(?P<tag>\d{2}[A-Z]?|NS):(?P<value>.*)$")
-_ENVELOPE_BODY = re.compile(r"\{4:\s*\n(?P<body>.*?)\n-\}", re.DOTALL)
-_STATEMENT_START = re.compile(r"(?m)^(?=:20:)")
+__all__ = [
+    "DecodedFile",
+    "FramedText",
+    "NoStatements",
+    "RawStatement",
+    "RawTag",
+    "UndecodableFile",
+    "decode_statement_bytes",
+    "frame_messages",
+    "read_page",
+    "split_statements",
+]
+
+_T = TypeVar("_T")
+_UNCHECKED_DECIMALS = 99  # when the page currency is unknown (already fatal): skip the decimals check
 
 
 class UndecodableFile(ValueError):
     """The bytes are neither UTF-8 nor Big5."""
 
 
-class NoStatements(ValueError):
-    """The text holds no statement, or holds text outside statements."""
-
-
 @dataclass(frozen=True, slots=True)
 class DecodedFile:
     text: str
     encoding: str  # "utf-8" or "big5"
-
-
-@dataclass(frozen=True, slots=True)
-class RawTag:
-    tag: str  # "20", "28C", "61", "NS" ...
-    value: str
-    line: int  # 1-based line within its statement
-
-
-@dataclass(frozen=True, slots=True)
-class RawStatement:
-    index: int  # 1-based position in the file
-    tags: tuple[RawTag, ...]
-
-    def values(self, tag: str) -> list[str]:
-        return [t.value for t in self.tags if t.tag == tag]
 
 
 def decode_statement_bytes(data: bytes) -> DecodedFile:
@@ -85,122 +81,83 @@ def decode_statement_bytes(data: bytes) -> DecodedFile:
         raise UndecodableFile(f"neither UTF-8 nor Big5 (byte {exc.start}: {body[exc.start:exc.start + 2]!r})") from exc
 
 
-def _unwrap_envelope(text: str) -> str:
-    """The text blocks of SWIFT messages ({4: ... -}) joined, or the text itself when it has no envelope."""
-    if not text.lstrip().startswith("{1:"):
-        return text
-    bodies = [m.group("body") for m in _ENVELOPE_BODY.finditer(text)]
-    if not bodies:
-        raise NoStatements("SWIFT envelope without a text block {4: ... -}")
-    return "\n".join(bodies)
-
-
 def split_statements(text: str) -> list[RawStatement]:
-    """The statements of a decoded file, in order; raises `NoStatements` on none or on stray text."""
-    body = _unwrap_envelope(text.replace("\r\n", "\n").replace("\r", "\n"))
-    chunks = _STATEMENT_START.split(body)
-    preamble = chunks[0] if chunks and not chunks[0].startswith(":20:") else ""
-    if preamble.replace("-", "").strip():
-        first = preamble.strip().splitlines()[0][:40]
-        raise NoStatements(f"text before the first :20: tag: {first!r}")
-    blocks = [c for c in chunks if c.startswith(":20:")]
-    if not blocks:
-        raise NoStatements("no statement (no line starting with :20:)")
-    return [RawStatement(i, tokenize_tags(block)) for i, block in enumerate(blocks, start=1)]
+    """The messages of a decoded file, in order; raises `NoStatements` when there is none."""
+    return list(frame_messages(text).messages)
 
 
-def tokenize_tags(block: str) -> tuple[RawTag, ...]:
-    """The tags of one statement block; blank lines and "-" end-of-message lines are dropped."""
-    tags: list[RawTag] = []
-    for number, line in enumerate(block.split("\n"), start=1):
-        stripped = line.rstrip()
-        if not stripped or stripped == "-":
-            continue
-        match = _TAG_LINE.match(stripped)
-        if match:
-            tags.append(RawTag(match.group("tag"), match.group("value"), number))
-        elif tags:
-            last = tags[-1]
-            tags[-1] = RawTag(last.tag, f"{last.value}\n{stripped}", last.line)
-        else:  # cannot happen: every block starts with ":20:"
-            raise NoStatements(f"line {number} is outside any tag")
-    return tuple(tags)
+def _first(raw: RawStatement, *names: str) -> RawTag | None:
+    return next((tag for tag in raw.tags if tag.tag in names), None)
 
 
-def statement_information(raw: RawStatement) -> str:
-    """The :86: texts that describe the whole statement (any :86: not right after a :61:)."""
-    texts: list[str] = []
-    previous = ""
-    for tag in raw.tags:
-        if tag.tag == "86" and previous != "61":
-            texts.append(tag.value)
-        previous = tag.tag
-    return "\n".join(texts)
+def _read(raw: RawStatement, names: tuple[str, ...], reader: Callable[[RawTag, Findings], _T | None],
+          findings: Findings) -> _T | None:
+    tag = _first(raw, *names)
+    return None if tag is None else reader(tag, findings)
 
 
-def _library_text(raw: RawStatement) -> str:
-    """The statement as text for the library, minus statement-level :86: (the library would glue it onto
-    the last transaction)."""
-    lines: list[str] = []
-    previous = ""
-    for tag in raw.tags:
-        if tag.tag != "86" or previous == "61":
-            lines.append(f":{tag.tag}:{tag.value}")
-        previous = tag.tag
-    return "\n".join(lines) + "\n"
+def _page_currency(raw: RawStatement) -> str:
+    tag = _first(raw, "60F", "60M")
+    return "" if tag is None else tag.value.strip()[7:10]
 
 
-def _balance(value: Any) -> StatementBalance:
-    amount = value.amount
-    return StatementBalance(on=value.date, currency=str(amount.currency), amount=amount.amount)
+class _PageReader:
+    """Reads the repeated tags (:61: with its :86:, :64:, :65:, statement-level :86:) in order."""
+
+    def __init__(self, findings: Findings, decimals: int) -> None:
+        self.findings = findings
+        self.decimals = decimals
+        self.lines: list[tuple[LineFields | None, str, int]] = []
+        self.available: Balance | None = None
+        self.forward: list[Balance | None] = []
+        self.information: list[str] = []
+
+    def read(self, raw: RawStatement) -> None:
+        previous = ""
+        for tag in raw.tags:
+            if tag.tag == "61":
+                self.lines.append((read_line(tag, self.decimals, self.findings), "", tag.line))
+            elif tag.tag == "86" and previous == "61":
+                fields, _, line = self.lines[-1]
+                self.lines[-1] = (fields, read_details(tag, self.findings), line)
+            elif tag.tag == "86":
+                self.information.append(read_details(tag, self.findings))
+            elif tag.tag == "64":
+                self.available = read_balance(tag, self.findings)
+            elif tag.tag == "65":
+                self.forward.append(read_balance(tag, self.findings))
+            previous = tag.tag
+
+    def page_lines(self) -> tuple[PageLine, ...]:
+        return tuple(PageLine(fields, text, detail_fields(text), line)
+                     for fields, text, line in self.lines if fields is not None)
 
 
-def _number(data: dict[str, Any]) -> StatementNumber:
-    sequence = data.get("sequence_number")
-    return StatementNumber(int(data["statement_number"]), int(sequence) if sequence else None)
+def _balances(found: list[Balance | None]) -> tuple[StatementBalance, ...]:
+    return tuple(b.balance for b in found if b is not None)
 
 
-def _transaction(data: dict[str, Any], account: str, number: StatementNumber, line: int) -> BankTransaction:
-    amount = data["amount"]
-    details = data.get("transaction_details") or ""
-    return BankTransaction(
-        account=account,
-        statement_number=number,
-        line=line,
-        value_date=data["date"],
-        entry_date=data.get("entry_date"),
-        mark=str(data["status"]).upper(),
-        amount=amount.amount,
-        currency=str(amount.currency),
-        type_code=data.get("id"),
-        customer_reference=(data.get("customer_reference") or "").strip(),
-        bank_reference=(data.get("bank_reference") or "").strip() or None,
-        details=details.strip(),
-    )
-
-
-def to_imported_statement(raw: RawStatement, *, file_name: str, sha256: str, encoding: str) -> ImportedStatement:
-    """Parse one checked statement with the mt-940 library into our typed model.
-
-    Raises whatever the library raises (RuntimeError, ValueError, decimal errors) on input it cannot read;
-    callers turn that into a rejection.
-    """
-    parsed = Transactions(processors=_PROCESSORS, options=_OPTIONS)
-    parsed.parse(_library_text(raw))
-    data = parsed.data
-    account = str(data["account_identification"]).strip()
-    number = _number(data)
-    return ImportedStatement(
-        reference=str(data["transaction_reference"]).strip(),
-        account=account,
-        number=number,
-        opening=_balance(data["final_opening_balance"]),
-        closing=_balance(data["final_closing_balance"]),
-        transactions=tuple(
-            _transaction(tx.data, account, number, line) for line, tx in enumerate(parsed.transactions, start=1)
-        ),
-        source_file=file_name,
-        file_sha256=sha256,
-        encoding=encoding,
-        information=statement_information(raw),
+def read_page(raw: RawStatement, findings: Findings) -> Page | None:
+    """The typed page of a message, or None after recording its field problems (warnings for tolerated
+    deviations go to `findings` either way). Missing tags are `validate.check_tags`' business: the fields
+    present are still read (so a file cut inside a field reports that field), but no page is built."""
+    before = len(findings.problems)
+    reference = _read(raw, ("20",), read_reference, findings)
+    account = _read(raw, ("25",), read_account, findings)
+    number = _read(raw, ("28C", "28"), read_number, findings)
+    opening = _read(raw, ("60F", "60M"), read_balance, findings)
+    closing = _read(raw, ("62F", "62M"), read_balance, findings)
+    try:
+        decimals = minor_units(_page_currency(raw))
+    except UnknownCurrency:
+        decimals = _UNCHECKED_DECIMALS
+    reader = _PageReader(findings, decimals)
+    reader.read(raw)
+    if (len(findings.problems) > before or reference is None or account is None or number is None
+            or opening is None or closing is None):
+        return None
+    return Page(
+        index=raw.index, reference=reference, account=account, number=number, opening=opening, closing=closing,
+        lines=reader.page_lines(), available=reader.available.balance if reader.available else None,
+        forward_available=_balances(reader.forward), information="\n".join(reader.information),
     )

@@ -15,17 +15,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import asyncssh
 
-from connectors.bank.dedup import SqliteSeenStatementStore
+from connectors.bank.dedup import SeenStatementStore
 from connectors.bank.errors import BankSftpError, RejectReason, StatementFileRejected, StatementProblem
-from connectors.bank.exceptions_log import JsonlExceptionLog
+from connectors.bank.exceptions_log import ExceptionRecord, JsonlExceptionLog
 from connectors.bank.importer import Deliver, StatementImporter, file_sha256
-from connectors.bank.schedule import DailyJobRunner
 from connectors.bank.settings import BankSettings
 from connectors.bank.sftp_fetch import (
     RemoteFile,
@@ -40,6 +40,8 @@ from connectors.bank.statement import ImportedFile
 from infra.clock import TAIPEI, Clock
 
 log = logging.getLogger(__name__)
+
+OnRejected = Callable[[ExceptionRecord], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +81,13 @@ def write_local_copy(directory: Path, name: str, data: bytes) -> Path:
     return target
 
 
+async def _ignore_rejection(record: ExceptionRecord) -> None:
+    del record
+
+
 async def _pull_one(
     sftp: asyncssh.SFTPClient, remote: RemoteFile, settings: BankSettings, importer: StatementImporter,
-    report: PullReport,
+    report: PullReport, on_rejected: OnRejected,
 ) -> None:
     try:
         data = await download(sftp, remote)
@@ -95,6 +101,8 @@ async def _pull_one(
     try:
         imported = await importer.import_file(remote.name, data, local_copy=local_copy)
     except StatementFileRejected as rejected:
+        # Handed on before the move: if this fails the file stays in the inbox and is rejected again.
+        await on_rejected(ExceptionRecord.of(rejected, now, local_copy))
         moved_to = await move_remote(sftp, remote, settings.remote_rejected_dir, name)
         report.rejected.append(RejectedFile(remote.name, rejected.reason, rejected.problems, moved_to))
         log.warning("bank statement file rejected: %s (moved to %s)", rejected, moved_to)
@@ -106,22 +114,24 @@ async def _pull_one(
 
 
 async def pull_statements(
-    settings: BankSettings, importer: StatementImporter, *, sleep: Sleep = asyncio.sleep
+    settings: BankSettings, importer: StatementImporter, *, sleep: Sleep = asyncio.sleep,
+    on_rejected: OnRejected = _ignore_rejection,
 ) -> PullReport:
     """Fetch and import every stable file in the remote inbox once.
 
-    Rejected files do not stop the pull; SFTP errors (`BankSftpError`, `HostKeyRejected`) and delivery
+    A rejected file is recorded (exceptions log), handed to `on_rejected` (e.g. the Kafka publisher) and
+    moved aside; rejections do not stop the pull. SFTP errors (`BankSftpError`, `HostKeyRejected`) and delivery
     errors propagate, leaving the current file in the inbox for the next pull.
     """
     report = PullReport(started_at=importer.clock.now())
-    async with open_sftp(settings) as sftp:
+    async with importer.exclusive(), open_sftp(settings) as sftp:
         try:
             stable, unstable = await find_stable_files(
                 sftp, settings.remote_inbox_dir, settings.file_glob, settings.stable_check_delay_s, sleep
             )
             report.left_in_inbox.extend(unstable)
             for remote in stable:
-                await _pull_one(sftp, remote, settings, importer, report)
+                await _pull_one(sftp, remote, settings, importer, report, on_rejected)
         except asyncssh.Error as exc:  # SFTP status errors, lost connections: one typed error for callers
             raise BankSftpError(f"SFTP session with {settings.sftp_host} failed: {exc}") from exc
     return report
@@ -134,22 +144,21 @@ class PullJob:
     settings: BankSettings
     importer: StatementImporter
     sleep: Sleep = asyncio.sleep
+    on_rejected: OnRejected = _ignore_rejection
     last_report: PullReport | None = None
 
     async def __call__(self) -> PullReport:
-        self.last_report = await pull_statements(self.settings, self.importer, sleep=self.sleep)
+        self.last_report = await pull_statements(self.settings, self.importer, sleep=self.sleep,
+                                                 on_rejected=self.on_rejected)
         return self.last_report
 
 
-def build_importer(settings: BankSettings, clock: Clock, deliver: Deliver | None = None) -> StatementImporter:
-    """The importer with the seen-store, exceptions log and known accounts the settings name."""
-    store = SqliteSeenStatementStore(settings.seen_store_path)
+def build_importer(
+    settings: BankSettings, clock: Clock, store: SeenStatementStore, deliver: Deliver | None = None
+) -> StatementImporter:
+    """The importer with the exceptions log and known accounts the settings name, remembering what it
+    imported in `store` (in production the PostgreSQL store shared by every importer)."""
     exceptions = JsonlExceptionLog(settings.exceptions_log_path)
     if deliver is None:
         return StatementImporter(store, exceptions, clock, known_accounts=settings.known_accounts)
     return StatementImporter(store, exceptions, clock, known_accounts=settings.known_accounts, deliver=deliver)
-
-
-def build_daily_pull(settings: BankSettings, clock: Clock, deliver: Deliver | None = None) -> DailyJobRunner:
-    """The daily pull at `settings.run_at` Asia/Taipei; `request_run()` on the result pulls on demand."""
-    return DailyJobRunner(PullJob(settings, build_importer(settings, clock, deliver)), clock, at=settings.run_at)

@@ -3,9 +3,12 @@
 A bank transaction and a book payment belong together when
 - an identifier links them: the payment's 14-digit virtual account appears as a whole 14-digit number in
   the transaction (customer reference, bank reference or :86: text), or the payment's bank reference
-  equals the transaction's customer or bank reference, or appears as a whole word (>= 6 characters) in
-  the :86: text (case, spaces and dashes ignored);
-- the transaction is in TWD and its value date is within `window_days` of the payment date.
+  equals the transaction's customer or bank reference or a reference sub-field of a structured :86:
+  (`/EREF/`, GVC `EREF+`, `KREF`, `MREF`, …), or appears as a whole word (>= 6 characters) in the :86:
+  text (case, spaces and dashes ignored);
+- the transaction is in TWD (the book's currency) and its value date is within `window_days` of the
+  payment date. Transactions in any other currency are never matched: they are reported apart
+  (`other_currency`), neither matched nor "missing from the book".
 Equal amounts make a match; different amounts a `AmountMismatch`. Each payment and each transaction is
 used at most once. Transactions are taken in (value date, account, statement, line) order and each takes
 the linked payment with the nearest date (then the lowest payment_id), so the result is deterministic.
@@ -28,6 +31,8 @@ BOOK_CURRENCY = "TWD"
 _VIRTUAL_ACCOUNT = re.compile(r"(?<!\d)\d{14}(?!\d)")
 _WORD = re.compile(r"[0-9A-Z]+")
 _MIN_REFERENCE_IN_TEXT = 6
+# Structured :86: sub-fields that carry a reference a payer or bank gave the payment.
+_REFERENCE_FIELDS = frozenset({"EREF", "KREF", "MREF", "PREF", "CREF", "IREF", "ROC", "TRID"})
 LinkKind = Literal["virtual_account", "reference"]
 
 
@@ -54,6 +59,7 @@ class Reconciliation:
     unmatched_bank: tuple[BankTransaction, ...]
     unmatched_book: tuple[BookPayment, ...]
     mismatched_amount: tuple[AmountMismatch, ...]
+    other_currency: tuple[BankTransaction, ...] = ()
 
 
 def _normalise(text: str) -> str:
@@ -68,7 +74,9 @@ def _virtual_accounts(tx: BankTransaction) -> set[str]:
 
 def _references(tx: BankTransaction) -> tuple[set[str], set[str]]:
     """(whole references, words of the :86: text) of a transaction, normalised."""
-    whole = {_normalise(r) for r in (tx.customer_reference, tx.bank_reference or "") if r.strip()}
+    given = [tx.customer_reference, tx.bank_reference or ""]
+    given += [value for key, value in tx.detail_fields if key in _REFERENCE_FIELDS]
+    whole = {_normalise(r) for r in given if r.strip()}
     words = set(_WORD.findall(tx.details.upper())) | set(_WORD.findall(_normalise(tx.details)))
     return whole, words
 
@@ -115,9 +123,10 @@ def reconcile(
     matched: list[Match] = []
     leftover: list[BankTransaction] = []
     unmatched_bank: list[BankTransaction] = []
+    other_currency: list[BankTransaction] = []
     for tx in transactions:
         if tx.currency != BOOK_CURRENCY:
-            unmatched_bank.append(tx)
+            other_currency.append(tx)
             continue
         same_amount = [c for c in _candidates(tx, open_payments, window_days) if c[3].amount == tx.amount]
         if not same_amount:
@@ -142,6 +151,7 @@ def reconcile(
         unmatched_bank=tuple(sorted(unmatched_bank, key=_bank_order)),
         unmatched_book=tuple(sorted(open_payments.values(), key=lambda p: (p.payment_date, p.payment_id))),
         mismatched_amount=tuple(mismatched),
+        other_currency=tuple(other_currency),
     )
 
 

@@ -1,25 +1,22 @@
-"""Typed settings for the bank-statement connector (MT940 files pulled over SFTP).
+"""Typed settings for the bank-statement import (MT940 files pulled over SFTP), part of the one settings tree.
 
-Contract: nothing is read at import time. `BankSettings()` reads `LG_BANK_*` environment variables (and an
-optional `.env`) when it is built; `get_bank_settings()` builds it once and caches it. Components receive a
-`BankSettings` as an argument, so tests pass their own server, keys and directories.
+Contract: nothing is read at import time. `BankSettings` is the `bank` branch of `infra.settings.StackSettings`
+(environment `LG_BANK__<FIELD>`, e.g. `LG_BANK__SFTP_HOST=sftp.bank.example`). Left unset, every file
+location points into the stack's state directory (`<state_dir>/sftp/keys/...`, `<state_dir>/bank/...`), where
+the local stack keeps its SFTP server's keys and the importer's local copies: `StackSettings` fills them in
+(see `with_local_defaults`). Components receive a `BankSettings` as an argument.
 """
 
 from __future__ import annotations
 
 from datetime import time
-from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from infra.settings import PROJECT_ROOT
-
-_BANK_STATE = PROJECT_ROOT / ".state" / "bank"
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 
-class BankSettings(BaseSettings):
+class BankSettings(BaseModel):
     """Where the bank's SFTP server is, how we prove who we are, and where fetched files go.
 
     The server's host key is pinned: give either `host_key` (an OpenSSH public-key line or a known_hosts
@@ -27,11 +24,9 @@ class BankSettings(BaseSettings):
     line). Exactly one of the two must be set; no other key is ever trusted.
     """
 
-    model_config = SettingsConfigDict(env_prefix="LG_BANK_", env_file=".env", extra="ignore")
-
-    sftp_host: str
-    sftp_port: int = Field(default=22, ge=1, le=65535)
-    sftp_username: str
+    sftp_host: str = "127.0.0.1"
+    sftp_port: int = Field(default=18022, ge=1, le=65535)
+    sftp_username: str = "luckygas"
     private_key_path: Path
     private_key_passphrase: SecretStr | None = None
     host_key: str | None = None
@@ -45,9 +40,8 @@ class BankSettings(BaseSettings):
     # Only names matching this glob are statement files (banks drop .sta, .txt, .mt940 ...).
     file_glob: str = "*"
 
-    local_archive_dir: Path = _BANK_STATE / "archive"
-    seen_store_path: Path = _BANK_STATE / "seen-statements.sqlite3"
-    exceptions_log_path: Path = _BANK_STATE / "exceptions.jsonl"
+    local_archive_dir: Path
+    exceptions_log_path: Path
 
     # Seconds between the two looks at a file's size and mtime; SFTP mtimes have 1 s resolution, so keep
     # this above 1 s in production.
@@ -57,6 +51,13 @@ class BankSettings(BaseSettings):
     # Our own accounts (:25: values). Empty means "accept any account".
     known_accounts: frozenset[str] = frozenset()
     reconcile_window_days: int = Field(default=3, ge=0)
+    # Reconciliation looks at the statements of this many days back from the newest one imported.
+    reconcile_days: int = Field(default=35, ge=1)
+    # Reconciliation is re-run this often (payments booked after their statement arrived), besides after
+    # every landed file.
+    reconcile_every_s: float = Field(default=300.0, gt=0)
+    # The local stack writes this many days of statements (from the simulator's payments) into its SFTP inbox.
+    local_statement_days: int = Field(default=3, ge=0)
 
     @model_validator(mode="after")
     def _exactly_one_host_key(self) -> BankSettings:
@@ -72,7 +73,26 @@ class BankSettings(BaseSettings):
         return self.host_key_path.read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=1)
-def get_bank_settings() -> BankSettings:
-    """The process-wide bank settings, built on first use (fails then if required values are missing)."""
-    return BankSettings()
+def sftp_keys_dir(state_dir: Path) -> Path:
+    """Where the local stack's SFTP server keeps its host key and our client key."""
+    return state_dir / "sftp" / "keys"
+
+
+def sftp_root_dir(state_dir: Path) -> Path:
+    """The local SFTP server's root (its inbox is where the bank, here the simulator, drops statements)."""
+    return state_dir / "sftp" / "root"
+
+
+def with_local_defaults(raw: Any, state_dir: Path) -> Any:
+    """Raw `bank` settings (a dict from the environment, or a `BankSettings`) with every unset location
+    pointing into `state_dir`. A `BankSettings` instance is returned as it is."""
+    if isinstance(raw, BankSettings):
+        return raw
+    values = dict(raw or {})
+    keys = sftp_keys_dir(state_dir)
+    values.setdefault("private_key_path", keys / "client_ed25519")
+    if values.get("host_key") is None:
+        values.setdefault("host_key_path", keys / "host_key.pub")
+    values.setdefault("local_archive_dir", state_dir / "bank" / "archive")
+    values.setdefault("exceptions_log_path", state_dir / "bank" / "exceptions.jsonl")
+    return values

@@ -6,6 +6,7 @@ Contracts:
   another key raises `HostKeyRejected` before any credential is sent; other failures raise `BankSftpError`.
 - `find_stable_files` looks at the inbox twice, `delay` seconds apart, and returns only regular files whose
   size and mtime did not change (and are not empty): a file the bank is still writing is left for later.
+  Dot files (uploads in progress, by convention) are never listed.
 - `download` re-checks size and mtime after reading and raises `RemoteFileChanged` if the file moved on.
 - `move_remote` renames without overwriting (SFTP v3 rename), creating the target directory if needed.
 """
@@ -113,7 +114,8 @@ async def list_inbox(sftp: asyncssh.SFTPClient, inbox: str, pattern: str) -> dic
     files: dict[str, RemoteFile] = {}
     for entry in await sftp.readdir(inbox):
         name = str(entry.filename)
-        if name in (".", "..") or not fnmatch.fnmatchcase(name, pattern) or not _is_regular(entry.attrs):
+        # Dot files are uploads in progress by convention (written under a temporary name, then renamed).
+        if name.startswith(".") or not fnmatch.fnmatchcase(name, pattern) or not _is_regular(entry.attrs):
             continue
         files[name] = RemoteFile(name, posixpath.join(inbox, name), int(entry.attrs.size or 0),
                                  int(entry.attrs.mtime or 0))

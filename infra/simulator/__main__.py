@@ -1,6 +1,6 @@
-"""python -m infra.simulator backfill|live … (reads the database location from the LG_* settings).
+"""python -m infra.simulator backfill|live|check|statements … (reads the database location from the LG_* settings).
 
-Both modes print one JSON line as their last line of output (what they did, with counts per table);
+Every mode prints one JSON line as its last line of output (what it did, with counts: per table, per kind of line);
 progress lines come before it. Exit status 2: the backfill was refused or live mode cannot start.
 """
 
@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 from datetime import date, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -23,6 +24,7 @@ from infra.simulator.checks import INVARIANTS, broken_invariants
 from infra.simulator.dbworld import EmptyDatabase
 from infra.simulator.live import ClockBehindBooks, LiveSimulator
 from infra.simulator.loader import BackfillRefused
+from infra.simulator.statements import write_statement_files
 
 
 def _positive(kind: type[int] | type[float]) -> Any:
@@ -59,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     live.add_argument("--seed", type=int, default=43)
     sub.add_parser("check", help="verify the invariants the simulator keeps (exit status 1 when one is broken)")
+    stm = sub.add_parser("statements", help="the bank's MT940 file per day for the payments in the database")
+    stm.add_argument("--days", type=_positive(int), required=True)
+    stm.add_argument("--out", type=Path, required=True, help="directory of the LGB_<YYYYMMDD>.sta files")
+    stm.add_argument("--seed", type=int, default=44)
+    stm.add_argument("--end", type=date.fromisoformat, default=None, help="last day (default: yesterday, Taipei)")
+    stm.add_argument("--also-in", type=Path, action="append", default=[],
+                     help="a directory the files may have been moved to (e.g. the importer's archive): skip those days")
     return parser
 
 
@@ -127,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     dsn = get_settings().postgres.dsn()
     if args.mode == "check":
         return _check(dsn)
+    if args.mode == "statements":
+        report = write_statement_files(dsn, args.out, args.days, args.seed, args.end, archived=args.also_in)
+        print(json.dumps(report.summary(), ensure_ascii=False), flush=True)
+        return 0
     try:
         summary = _backfill(args, dsn) if args.mode == "backfill" else _live(args, dsn)
     except (BackfillRefused, EmptyDatabase, ClockBehindBooks) as error:

@@ -1,12 +1,13 @@
-"""A real SFTP server for the bank-connector tests: asyncssh on 127.0.0.1, chrooted to a tmp dir.
+"""A real SFTP server for the bank-connector tests: the stack's own (`infra.sftp.server.serve`) on 127.0.0.1,
+chrooted to a tmp dir, in the tests' event loop.
 
 Key-only login with a client key generated here; the server has its own generated host key, which the
-client pins. Each test works in its own directory under the chroot (its own inbox/archive/rejected).
+client pins. Each test works in its own directory under the chroot (its own inbox/archive/rejected) and
+gets an importer whose seen-store is in memory (the PostgreSQL store has its own contract tests).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,7 +18,12 @@ import asyncssh
 import pytest
 import pytest_asyncio
 
+from connectors.bank.dedup import MemorySeenStatementStore
+from connectors.bank.exceptions_log import JsonlExceptionLog
+from connectors.bank.importer import Deliver, StatementImporter
 from connectors.bank.settings import BankSettings
+from infra.clock import Clock
+from infra.sftp.server import serve
 
 
 @dataclass(frozen=True)
@@ -48,15 +54,7 @@ async def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     client_key_path = keys / "client_ed25519"
     client_key.write_private_key(client_key_path)
     authorized = asyncssh.import_authorized_keys(client_key.export_public_key().decode())
-    chroot = os.fsencode(root)
-
-    def sftp_factory(chan: asyncssh.SSHServerChannel[bytes]) -> asyncssh.SFTPServer:
-        return asyncssh.SFTPServer(chan, chroot=chroot)
-
-    acceptor = await asyncssh.listen(
-        "127.0.0.1", 0, server_host_keys=[host_key], authorized_client_keys=authorized,
-        sftp_factory=sftp_factory, allow_scp=False, password_auth=False, kbdint_auth=False,
-    )
+    acceptor = await serve("127.0.0.1", 0, root, host_key, authorized)
     port = acceptor.sockets[0].getsockname()[1]
     try:
         yield SftpServer(port, root, host_key.export_public_key().decode().strip(), client_key_path)
@@ -76,13 +74,21 @@ def make_settings(server: SftpServer, case: str, local: Path, **overrides: Any) 
         "remote_archive_dir": f"/{case}/archive",
         "remote_rejected_dir": f"/{case}/rejected",
         "local_archive_dir": local / "archive",
-        "seen_store_path": local / "seen.sqlite3",
         "exceptions_log_path": local / "exceptions.jsonl",
         "stable_check_delay_s": 0.05,
         "connect_timeout_s": 10,
     }
     values.update(overrides)
-    return BankSettings(_env_file=None, **values)
+    return BankSettings(**values)
+
+
+def memory_importer(settings: BankSettings, clock: Clock, deliver: Deliver | None = None) -> StatementImporter:
+    """An importer like `pull.build_importer`'s, with a fresh in-memory seen-store."""
+    exceptions = JsonlExceptionLog(settings.exceptions_log_path)
+    if deliver is None:
+        return StatementImporter(MemorySeenStatementStore(), exceptions, clock, known_accounts=settings.known_accounts)
+    return StatementImporter(MemorySeenStatementStore(), exceptions, clock, known_accounts=settings.known_accounts,
+                             deliver=deliver)
 
 
 @pytest.fixture

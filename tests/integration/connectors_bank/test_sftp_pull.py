@@ -10,11 +10,13 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from connectors.bank.dedup import PostgresSeenStatementStore
 from connectors.bank.errors import BankSftpError, HostKeyRejected, RejectReason
-from connectors.bank.pull import PullJob, build_daily_pull, build_importer, pull_statements
+from connectors.bank.pull import PullJob, build_importer, pull_statements
+from connectors.bank.schedule import DailyJobRunner
 from connectors.bank.statement import ImportedFile
 from infra.clock import FixedClock
-from tests.integration.connectors_bank.conftest import BankCase, SftpServer, make_settings
+from tests.integration.connectors_bank.conftest import BankCase, SftpServer, make_settings, memory_importer
 from tests.unit.connectors_bank.mt940_samples import (
     OTHER_ACCOUNT,
     TWO_STATEMENTS_CRLF,
@@ -60,7 +62,7 @@ async def test_pulls_multi_statement_utf8_and_big5_files_and_archives_them(bank_
     async def deliver(imported: ImportedFile) -> None:
         delivered.append(imported)
 
-    importer = build_importer(bank_case.settings, FixedClock(MORNING), deliver)
+    importer = memory_importer(bank_case.settings, FixedClock(MORNING), deliver)
     report = await pull_statements(bank_case.settings, importer)
 
     assert [f.file_name for f in report.imported] == ["TWB_20260114_1.sta", "TWB_20260114_2.sta"]
@@ -95,7 +97,7 @@ async def test_bad_files_are_rejected_whole_recorded_and_moved_aside(bank_case: 
     }
     for name, text in files.items():
         (bank_case.inbox / name).write_text(text, encoding="utf-8")
-    importer = build_importer(bank_case.settings, FixedClock(MORNING))
+    importer = memory_importer(bank_case.settings, FixedClock(MORNING))
     report = await pull_statements(bank_case.settings, importer)
 
     assert [(r.file_name, r.reason) for r in report.rejected] == [
@@ -122,7 +124,7 @@ async def test_bad_files_are_rejected_whole_recorded_and_moved_aside(bank_case: 
 
 async def test_a_statement_resent_on_another_day_rejects_that_file(bank_case: BankCase) -> None:
     clock = FixedClock(MORNING)
-    importer = build_importer(bank_case.settings, clock)
+    importer = memory_importer(bank_case.settings, clock)
     (bank_case.inbox / "20260114.sta").write_text(statement(reference="DAY1"), encoding="utf-8")
     assert len((await pull_statements(bank_case.settings, importer)).imported) == 1
 
@@ -156,7 +158,7 @@ async def test_a_growing_file_is_left_until_it_is_stable(bank_case: BankCase) ->
             fh.write(text[40:80])
         await asyncio.sleep(seconds)
 
-    importer = build_importer(bank_case.settings, FixedClock(MORNING))
+    importer = memory_importer(bank_case.settings, FixedClock(MORNING))
     report = await pull_statements(bank_case.settings, importer, sleep=bank_still_writing)
     assert [f.file_name for f in report.imported] == ["ready.sta"]
     assert report.left_in_inbox == ["empty.sta", "growing.sta"]
@@ -175,7 +177,7 @@ async def test_a_server_with_another_host_key_is_refused(bank_case: BankCase, sf
     impostor_key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
     settings = bank_case.settings.model_copy(update={"host_key": impostor_key})
     with pytest.raises(HostKeyRejected, match="other than the pinned one"):
-        await pull_statements(settings, build_importer(settings, FixedClock(MORNING)))
+        await pull_statements(settings, memory_importer(settings, FixedClock(MORNING)))
     assert [p.name for p in _only(bank_case.inbox)] == ["x.sta"]  # nothing fetched or moved
     assert _local_copies(bank_case) == []
 
@@ -186,7 +188,7 @@ async def test_the_pin_may_be_a_known_hosts_line_in_a_file(bank_case: BankCase, 
     case = bank_case.settings.remote_inbox_dir.split("/")[1]
     settings = make_settings(sftp_server, case, bank_case.local_dir, host_key=None, host_key_path=known_hosts)
     (bank_case.inbox / "k.sta").write_text(statement(), encoding="utf-8")
-    report = await pull_statements(settings, build_importer(settings, FixedClock(MORNING)))
+    report = await pull_statements(settings, memory_importer(settings, FixedClock(MORNING)))
     assert [f.file_name for f in report.imported] == ["k.sta"]
 
 
@@ -195,16 +197,15 @@ async def test_an_unknown_client_key_is_refused(bank_case: BankCase, tmp_path: P
     asyncssh.generate_private_key("ssh-ed25519").write_private_key(stranger)
     settings = bank_case.settings.model_copy(update={"private_key_path": stranger})
     with pytest.raises(BankSftpError, match="cannot log in") as caught:
-        await pull_statements(settings, build_importer(settings, FixedClock(MORNING)))
+        await pull_statements(settings, memory_importer(settings, FixedClock(MORNING)))
     assert not isinstance(caught.value, HostKeyRejected)
 
 
 async def test_on_demand_run_of_the_daily_pull(bank_case: BankCase) -> None:
     (bank_case.inbox / "now.sta").write_text(statement(reference="ONDEMAND"), encoding="utf-8")
     clock = FixedClock(MORNING + timedelta(hours=3))  # 09:00 in Taipei: the 06:00 run is long past
-    runner = build_daily_pull(bank_case.settings, clock)
-    job = runner.job
-    assert isinstance(job, PullJob) and runner.at == bank_case.settings.run_at
+    job = PullJob(bank_case.settings, memory_importer(bank_case.settings, clock))
+    runner = DailyJobRunner(job, clock, at=bank_case.settings.run_at)
     task = asyncio.create_task(runner.run_forever())
     runner.request_run()
     for _ in range(200):
@@ -224,7 +225,7 @@ async def test_a_failed_archive_move_never_leads_to_a_double_import(bank_case: B
     blocker = bank_case.archive
     blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_text("a file where the archive directory should be", encoding="utf-8")
-    importer = build_importer(bank_case.settings, FixedClock(MORNING))
+    importer = memory_importer(bank_case.settings, FixedClock(MORNING))
     with pytest.raises(BankSftpError, match="SFTP session"):
         await pull_statements(bank_case.settings, importer)
     assert [p.name for p in _only(bank_case.inbox)] == ["once.sta"]  # imported and remembered, not moved
@@ -234,3 +235,11 @@ async def test_a_failed_archive_move_never_leads_to_a_double_import(bank_case: B
     assert report.imported == []
     assert [(r.file_name, r.reason) for r in report.rejected] == [("once.sta", RejectReason.DUPLICATE)]
     assert _only(bank_case.inbox) == [] and _original_names(bank_case.rejected) == ["once.sta"]
+
+
+def test_the_importer_keeps_its_seen_statements_in_the_store_it_is_given(bank_case: BankCase) -> None:
+    dsn = "host=db.example port=5432 dbname=luckygas user=luckygas"  # nothing connects until the first import
+    importer = build_importer(bank_case.settings, FixedClock(MORNING), PostgresSeenStatementStore(dsn))
+    store = importer.store
+    assert isinstance(store, PostgresSeenStatementStore) and (store.dsn, store.schema) == (dsn, "bank_import")
+    assert importer.known_accounts == bank_case.settings.known_accounts

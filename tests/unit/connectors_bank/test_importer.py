@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from connectors.bank.dedup import SqliteSeenStatementStore, StatementKey
+from connectors.bank.dedup import MemorySeenStatementStore, StatementKey
 from connectors.bank.errors import (
     DuplicateStatementFile,
     InvalidStatementFile,
@@ -38,12 +39,12 @@ class Collector:
         self.files.append(imported)
 
 
-Parts = tuple[StatementImporter, SqliteSeenStatementStore, JsonlExceptionLog, Collector]
+Parts = tuple[StatementImporter, MemorySeenStatementStore, JsonlExceptionLog, Collector]
 
 
 @pytest.fixture
 def parts(tmp_path: Path) -> Parts:
-    store = SqliteSeenStatementStore(tmp_path / "seen.sqlite3")
+    store = MemorySeenStatementStore()
     log = JsonlExceptionLog(tmp_path / "exceptions.jsonl")
     collector = Collector()
     importer = StatementImporter(store, log, FixedClock(PULL_TIME), deliver=collector)
@@ -55,7 +56,7 @@ async def test_a_good_file_is_delivered_then_remembered(parts: Parts) -> None:
     data = TWO_STATEMENTS_CRLF.encode("big5")
     imported = await importer.import_file("twb.sta", data)
     assert collector.files == [imported]
-    assert store.file_seen(file_sha256(data)) is not None
+    assert await store.file_seen(file_sha256(data)) is not None
     assert log.read_all() == []
 
 
@@ -67,7 +68,7 @@ async def test_a_malformed_file_is_rejected_whole_and_recorded(parts: Parts, tmp
     local = tmp_path / "copy.sta"
     with pytest.raises(MalformedStatementFile):
         await importer.import_file("mixed.sta", data, local_copy=local)
-    assert collector.files == [] and store.file_seen(file_sha256(data)) is None
+    assert collector.files == [] and await store.file_seen(file_sha256(data)) is None
     (record,) = log.read_all()
     assert (record.file_name, record.reason, record.local_copy) == ("mixed.sta", RejectReason.MALFORMED, str(local))
     assert [(p.statement, p.code) for p in record.problems] == [(2, "missing_tag")]
@@ -90,7 +91,7 @@ async def test_a_failed_hand_off_remembers_nothing_so_the_file_is_retried(parts:
     collector.fail = True
     with pytest.raises(ConnectionError):
         await importer.import_file("x.sta", data)
-    assert store.file_seen(file_sha256(data)) is None and log.read_all() == []
+    assert await store.file_seen(file_sha256(data)) is None and log.read_all() == []
     collector.fail = False
     await importer.import_file("x.sta", data)
     assert len(collector.files) == 1
@@ -98,7 +99,7 @@ async def test_a_failed_hand_off_remembers_nothing_so_the_file_is_retried(parts:
 
 async def test_a_statement_resent_the_next_day_is_a_duplicate(tmp_path: Path) -> None:
     clock = FixedClock(PULL_TIME)
-    store = SqliteSeenStatementStore(tmp_path / "seen.sqlite3")
+    store = MemorySeenStatementStore()
     log = JsonlExceptionLog(tmp_path / "exceptions.jsonl")
     importer = StatementImporter(store, log, clock)
     await importer.import_file("0114.sta", statement(reference="DAY1").encode())
@@ -112,16 +113,35 @@ async def test_a_statement_resent_the_next_day_is_a_duplicate(tmp_path: Path) ->
     assert record.reason is RejectReason.DUPLICATE and record.recorded_at == PULL_TIME + timedelta(days=1)
     new_key = StatementKey.of((await importer.import_file("0115-fixed.sta", new.encode())).statements[0])
     # The new statement of the rejected file was not taken with it: it imported on its own just now.
-    (seen,) = store.statements_seen([new_key]).values()
+    (seen,) = (await store.statements_seen([new_key])).values()
     assert seen.file_name == "0115-fixed.sta"
 
 
 async def test_known_accounts_and_today_come_from_the_importer(tmp_path: Path) -> None:
     importer = StatementImporter(
-        SqliteSeenStatementStore(tmp_path / "s.sqlite3"), JsonlExceptionLog(tmp_path / "e.jsonl"),
+        MemorySeenStatementStore(), JsonlExceptionLog(tmp_path / "e.jsonl"),
         FixedClock(datetime(2026, 1, 14, 1, 0, tzinfo=UTC)), known_accounts=frozenset({"0080000000000"}),
     )
     with pytest.raises(InvalidStatementFile) as caught:
         await importer.import_file("f.sta", statement(closing_date="260115").encode())
     codes = {p.code for p in caught.value.problems}
     assert codes == {"unknown_account", "future_statement"}
+
+
+async def test_two_importers_on_one_store_deliver_a_file_once(tmp_path: Path) -> None:
+    store = MemorySeenStatementStore()
+    delivered: list[str] = []
+
+    def importer(name: str) -> StatementImporter:
+        async def slow_deliver(imported: ImportedFile) -> None:
+            await asyncio.sleep(0.05)  # the other importer must not check the store meanwhile
+            delivered.append(name)
+
+        return StatementImporter(store, JsonlExceptionLog(tmp_path / f"{name}.jsonl"), FixedClock(PULL_TIME),
+                                 deliver=slow_deliver)
+
+    data = statement().encode()
+    results = await asyncio.gather(importer("a").import_file("x.sta", data), importer("b").import_file("x.sta", data),
+                                   return_exceptions=True)
+    assert len(delivered) == 1
+    assert sorted(type(r).__name__ for r in results) == ["DuplicateStatementFile", "ImportedFile"]

@@ -68,12 +68,19 @@ def test_split_unwraps_swift_envelopes() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "hello bank\n" + statement(), "{1:F01BKTWTWTPAXXX0000000000}{2:O940}", ":25:0081234567890\n"],
-    ids=["empty", "stray-text", "envelope-without-body", "no-20"],
+    ["", "hello bank\n", "{1:F01BKTWTWTPAXXX0000000000}{2:O940}", ":25:0081234567890\n"],
+    ids=["empty", "only-text", "envelope-without-body", "no-20"],
 )
-def test_split_refuses_files_without_clean_statements(text: str) -> None:
+def test_split_refuses_files_without_statements(text: str) -> None:
     with pytest.raises(NoStatements):
         split_statements(text)
+
+
+def test_text_before_the_first_20_is_skipped_with_a_warning() -> None:
+    imported = read_statement_file("h.sta", ("hello bank\n" + statement()).encode(), RULES)
+    assert len(imported.statements) == 1
+    assert [(w.statement, w.code) for w in imported.warnings] == [(1, "header_text_skipped")]
+    assert "'hello bank'" in imported.warnings[0].detail
 
 
 def test_multi_statement_file_parses_each_statement_with_its_own_balances() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -110,8 +111,20 @@ def test_amount_and_date_alone_do_not_match_and_foreign_currency_is_left_aside()
         [payment(1, "1000"), payment(2, "1000", virtual_account=VA)],
     )
     assert result.matched == () and result.mismatched_amount == ()
-    assert [tx.line for tx in result.unmatched_bank] == [1, 2]
+    assert [tx.line for tx in result.unmatched_bank] == [1]
+    assert [tx.line for tx in result.other_currency] == [2]  # never reconciled across currencies
     assert [p.payment_id for p in result.unmatched_book] == [1, 2]
+
+
+def test_a_reference_in_a_structured_details_field_links_as_a_whole_reference() -> None:
+    structured = replace(bank_tx(1, "1500", details="/EREF/TX26011412/REMI/貨款"),
+                         detail_fields=(("EREF", "TX26011412"), ("REMI", "貨款")))
+    short = replace(bank_tx(2, "700", details="/EREF/AB12/REMI/x"), detail_fields=(("EREF", "AB12"), ("REMI", "x")))
+    result = reconcile([structured, short], [payment(1, "1500", bank_reference="TX26011412"),
+                                             payment(2, "700", bank_reference="AB12")])
+    # "AB12" is too short to be trusted inside free text, but as the EREF sub-field it is the whole reference.
+    assert [(m.bank.line, m.book.payment_id, m.linked_by) for m in result.matched] == [
+        (1, 1, "reference"), (2, 2, "reference")]
 
 
 def test_link_rules() -> None:

@@ -38,7 +38,7 @@ def _codes(error: StatementFileRejected) -> list[tuple[int, str]]:
     return [(p.statement, p.code) for p in error.problems]
 
 
-@pytest.mark.parametrize("tag", [":20:", ":25:", ":28C:", ":60F:", ":61:", ":62F:"])
+@pytest.mark.parametrize("tag", [":20:", ":25:", ":28C:", ":60F:", ":62F:"])
 def test_each_required_tag_missing_is_malformed(tag: str) -> None:
     error = _reject(without_tag(statement(), tag))
     assert isinstance(error, MalformedStatementFile)
@@ -47,6 +47,14 @@ def test_each_required_tag_missing_is_malformed(tag: str) -> None:
     else:
         assert (1, "missing_tag") in _codes(error)
         assert tag.strip(":") in str(error)
+
+
+def test_a_statement_without_lines_is_accepted_only_when_it_balances() -> None:
+    # No :61: is no longer a missing tag: a day without movements has opening = closing.
+    (st,) = read_statement_file("e.sta", statement(lines=(), opening="5000,").encode(), RULES).statements
+    assert st.transactions == () and st.opening.amount == st.closing.amount == 5000
+    error = _reject(without_tag(statement(), ":61:"))  # the closing still counts the removed line
+    assert isinstance(error, UnbalancedStatementFile) and _codes(error) == [(1, "unbalanced")]
 
 
 def test_repeated_and_unknown_tags_are_malformed() -> None:
@@ -75,14 +83,15 @@ def test_details_not_following_a_statement_line_are_malformed() -> None:
         (statement(opening_date="261340"), "bad_date"),  # month 13
         (statement(lines=(Line(entry="0132"),)), "bad_date"),  # entry date Jan 32
         (statement(opening="150000"), "bad_field"),  # no decimal comma
-        (statement(opening="150000,123"), "bad_field"),  # three decimals
+        (statement(opening="150000,123"), "bad_amount"),  # a third, non-zero decimal: TWD has two
         (statement(lines=(Line(amount="12.50"),)), "bad_field"),  # a point is not the SWIFT separator
         (statement(number="12/3/4"), "bad_field"),
-        (statement(reference="THIS-REFERENCE-IS-TOO-LONG"), "bad_field"),
-        (statement(currency="NT$"), "bad_field"),
+        (statement(reference=""), "bad_field"),  # :20: is mandatory 16x (a long one only warns)
+        (statement(currency="NT$"), "unknown_currency"),
+        (statement(currency="XXQ"), "unknown_currency"),
         (statement(lines=(Line(reference=""),)), "bad_field"),  # 16x customer reference is mandatory
     ],
-    ids=["feb30", "month13", "entry-day", "no-comma", "decimals", "point", "number", "ref-len", "ccy", "no-ref"],
+    ids=["feb30", "month13", "entry-day", "no-comma", "decimals", "point", "number", "no-20", "ccy", "ccy-iso", "no-ref"],
 )
 def test_bad_fields_and_dates_are_malformed(text: str, code: str) -> None:
     error = _reject(text)
@@ -113,6 +122,9 @@ def test_rules_unknown_account_future_and_bookings_outside_the_period_are_invali
     assert _codes(_reject(statement(closing_date="260115"), rules)) == [(1, "future_statement")]
     outside = statement(lines=(Line(value="260110", entry="0110"),))
     assert _codes(_reject(outside, rules)) == [(1, "booking_outside_period")]
+    # Without an entry date only the value date is known: a back-valued line, accepted with a warning.
+    back_valued = read_statement_file("b.sta", statement(lines=(Line(value="260110", entry=None),)).encode(), rules)
+    assert [(w.statement, w.code) for w in back_valued.warnings] == [(1, "value_date_outside_period")]
     reversed_dates = statement(opening_date="260115", closing_date="260114", lines=(Line(value="260114"),))
     assert (1, "date_order") in _codes(_reject(reversed_dates))
 
