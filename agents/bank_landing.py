@@ -44,6 +44,7 @@ from connectors.bank.reconcile import reconcile
 from connectors.bank.statement import imported_file_from_json
 from infra.clickhouse.runner import get_client
 from infra.settings import StackSettings, get_settings
+from infra.status import write_status
 from sinks.bank_tables import bank_create_statements, bank_table_defs
 from sinks.base import Row
 from sinks.clickhouse import ClickHouseSink
@@ -174,13 +175,8 @@ class BankLanding:
         return {k: str(v) if isinstance(v, date | datetime) else v for k, v in run_row.items()}
 
     async def _write_status(self) -> None:
-        status = {"pid": os.getpid(), "started_at": self.started_at, "last_tick_at": datetime.now(UTC),
-                  **self.counts, "last_reconciliation": self.last_run}
-        path = self.settings.bank_landing_status_file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(status, default=str))
-        tmp.replace(path)
+        write_status(self.settings.bank_landing_status_file, {
+            "pid": os.getpid(), "started_at": self.started_at, **self.counts, "last_reconciliation": self.last_run})
 
 
 def main() -> int:

@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
-import orjson
 from faust.types import TP, StreamT
 from mode.types.signals import BaseSignalT
 
@@ -37,6 +36,7 @@ from agents.recovery import recover
 from infra.clickhouse.runner import get_client
 from infra.clock import Clock, SystemClock
 from infra.settings import StackSettings, get_settings
+from infra.status import write_status
 from schemas.decode import ChangeDecoder
 from sinks.clickhouse import ClickHouseSink
 from streams.app import create_app
@@ -168,16 +168,12 @@ class Worker:
     def _write_status(self) -> None:
         m = self.pipeline.metrics
         status = {
-            "pid": os.getpid(), "started_at": self.started_at, "last_tick_at": datetime.now(UTC),
+            "pid": os.getpid(), "started_at": self.started_at,
             "batches": self.batches, "checkpoint_partitions": len(self.pipeline.checkpoint),
             "events_applied": sum(f.events_applied for f in self.pipeline.freshness.values()),
             "dead_lettered": int(m.dead._value.get()), "recovery": self.recovery,
         }
-        path = self.settings.worker_status_file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(status))
-        tmp.replace(path)
+        write_status(self.settings.worker_status_file, status)
 
     async def recover(self) -> None:
         created = await ensure_topics(self.settings)

@@ -11,15 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import httpx
-import orjson
 
-from infra.process import ManagedProcess, StackError, pid_alive, wait_until
+from infra.process import ManagedProcess, StackError, wait_until
 from infra.settings import StackSettings, settings_env
+from infra.status import read_status
 
 
 def _env(settings: StackSettings) -> dict[str, str]:
@@ -34,21 +31,6 @@ def worker_process(settings: StackSettings) -> ManagedProcess:
 def api_process(settings: StackSettings) -> ManagedProcess:
     return ManagedProcess("api", [sys.executable, "-m", "api"], settings.state_dir, env=_env(settings),
                           stop_timeout=10)
-
-
-def read_status(path: Path, stale_seconds: float) -> tuple[dict[str, Any] | None, str]:
-    """(status, why) of a service that writes a JSON status file with `pid` and `last_tick_at` every second:
-    the status when it names a live process that ticked within `stale_seconds`, else None and why not."""
-    try:
-        status: dict[str, Any] = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return None, "no status written (not started?)"
-    age = (datetime.now(UTC) - datetime.fromisoformat(status["last_tick_at"])).total_seconds()
-    if not pid_alive(int(status["pid"])):
-        return None, f"process {status['pid']} is gone"
-    if age > stale_seconds:
-        return None, f"no progress for {age:.0f}s"
-    return status, f"pid {status['pid']}"
 
 
 def worker_status(settings: StackSettings) -> tuple[bool, str]:

@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.bank.settings import BankSettings, with_local_defaults
+from infra.access_settings import AccessSettings, AuditSettings, IdentitySettings
+from infra.clickhouse.bi_settings import BiAccessSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,6 +123,11 @@ class StackSettings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     api: ApiSettings = ApiSettings()
     worker: WorkerSettings = WorkerSettings()
+    access: AccessSettings = AccessSettings()
+    identity: IdentitySettings = IdentitySettings()
+    audit: AuditSettings = AuditSettings()
+    # ClickHouse logins for BI tools (not exported to child processes: passwords stay out of environments).
+    bi_access: BiAccessSettings = BiAccessSettings()
     # The bank-statement import; unset file locations point into `state_dir` (see connectors/bank/settings.py).
     bank: BankSettings
     timezone: str = "Asia/Taipei"
@@ -168,7 +175,7 @@ def get_settings() -> StackSettings:
 def settings_env(settings: StackSettings) -> dict[str, str]:
     """The `LG_*` environment that rebuilds `settings` in a child process (e.g. the simulator)."""
     env: dict[str, str] = {"LG_STATE_DIR": str(settings.state_dir), "LG_TIMEZONE": settings.timezone}
-    for part in ("postgres", "kafka", "connect", "clickhouse", "api", "worker", "bank"):
+    for part in ("postgres", "kafka", "connect", "clickhouse", "api", "worker", "access", "identity", "audit", "bank"):
         model: BaseModel = getattr(settings, part)
         for name, value in model.model_dump().items():
             if value is not None:
@@ -182,8 +189,10 @@ def _env_value(value: Any) -> str:
         return value.get_secret_value()
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, frozenset | set | list | tuple):
+    if isinstance(value, frozenset | set):
         return json.dumps(sorted(value))
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value), default=str)
     if isinstance(value, time):
         return value.isoformat()
     return str(value)

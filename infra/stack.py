@@ -16,6 +16,7 @@ lives under `settings.state_dir`; `clean` stops everything and removes it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import signal
@@ -24,10 +25,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import psycopg
 
 from connectors.bank.settings import sftp_keys_dir, sftp_root_dir
+from infra.clickhouse.access import bi_logins, current_plan, provision_users, provision_views
 from infra.clickhouse.runner import clickhouse_healthy, start_clickhouse, stop_clickhouse
 from infra.kafka.broker import kafka_healthy, start_kafka, stop_kafka
 from infra.kafka.connect import connect_healthy, register_connector, start_connect, stop_connect
@@ -35,11 +38,11 @@ from infra.kafka.jars import ensure_jars
 from infra.postgres.runner import apply_schema, postgres_healthy, start_postgres, stop_postgres
 from infra.postgres.tables import CAPTURED_TABLES
 from infra.process import StackError
+from infra.redis.runner import redis_healthy, start_redis, stop_redis
 from infra.services import (
     api_healthy,
     bank_importer_healthy,
     bank_landing_healthy,
-    read_status,
     start_bank_services,
     start_services,
     stop_bank_services,
@@ -49,6 +52,7 @@ from infra.services import (
 from infra.settings import StackSettings, get_settings, settings_env
 from infra.sftp.runner import ensure_keys, sftp_healthy, start_sftp, stop_sftp
 from infra.simulator.statements import write_statements
+from infra.status import read_status
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,10 @@ PARTS: tuple[Part, ...] = (
     Part("kafka", lambda s: f"kafka://{s.kafka.bootstrap_servers}", kafka_healthy),
     Part("connect", lambda s: f"{s.connect.rest_url}/connectors/{s.connect.connector_name}/status", connect_healthy),
     Part("worker", lambda s: f"status {s.worker_status_file}", worker_healthy),
-    Part("api", lambda s: f"http://{s.api.host}:{s.api.port}/docs (health, freshness, metrics, kpis/today)",
-         api_healthy),
+    Part("redis", lambda s: f"{s.identity.redis_url} (rate limits, sign-in lockout)",
+         lambda s: redis_healthy(*redis_address(s))),
+    Part("api", lambda s: f"http://{s.api.host}:{s.api.port}/docs (sign in: POST /oauth/token; health/live, "
+                          "health/ready, freshness, metrics, kpis/today, audit, keys)", api_healthy),
     Part("sftp", lambda s: f"sftp://{s.bank.sftp_username}@{s.bank.sftp_host}:{s.bank.sftp_port} "
                            f"(the bank's stand-in; files in {sftp_root_dir(s.state_dir)})",
          lambda s: sftp_healthy(s.bank.sftp_host, s.bank.sftp_port)),
@@ -114,14 +120,45 @@ def up(settings: StackSettings, backfill_days: int, backfill_args: tuple[str, ..
     start_postgres(settings)
     apply_schema(settings)
     start_clickhouse(settings)
+    # BI logins from the role file: written before anyone connects (restarts ClickHouse only when they changed).
+    bi_plan = current_plan(settings)
+    provision_users(settings, bi_plan)
     start_kafka(settings)
     # History is written before Connect starts, so Debezium's snapshot carries it in one pass.
     backfill(settings, backfill_days, extra=backfill_args)
     start_connect(settings)
     register_connector(settings, list(CAPTURED_TABLES))
+    prepare_access(settings)
+    start_redis(*redis_address(settings), settings.state_dir)
     start_services(settings)
     start_bank_import(settings)
     wait_healthy(settings, timeout=180)
+    provision_views(settings, bi_plan)  # over the worker's and the bank landing's tables
+
+
+def redis_address(settings: StackSettings) -> tuple[str, int]:
+    """(host, port) of the Redis the API's rate limits use (from `identity.redis_url`)."""
+    url = urlsplit(settings.identity.redis_url)
+    return url.hostname or "127.0.0.1", url.port or 6379
+
+
+def prepare_access(settings: StackSettings) -> None:
+    """The audit trail's schema and the local stack's demo sign-ins (passwords kept in the state dir)."""
+    from api.access.audit_pg import ensure_audit_schema
+    from api.access.seed_demo_users import demo_passwords_file, seed_demo_users
+
+    asyncio.run(ensure_audit_schema(settings.postgres.dsn(), retention_years=settings.audit.retention_years))
+    seed_demo_users(settings.postgres.dsn(), demo_passwords_file(settings.state_dir))
+
+
+def print_demo_users(settings: StackSettings) -> None:
+    from api.access.seed_demo_users import demo_passwords_file, format_demo_users, seed_demo_users
+
+    users = seed_demo_users(settings.postgres.dsn(), demo_passwords_file(settings.state_dir))
+    api = f"http://{settings.api.host}:{settings.api.port}"
+    print(f"\ndemo sign-ins (kept in {demo_passwords_file(settings.state_dir)}); a token:\n"
+          f"  curl -s {api}/oauth/token -d grant_type=password -d client_id={settings.identity.web_client_id} "
+          f"-d username=<user> -d password=<password>\n{format_demo_users(users)}", flush=True)
 
 
 def start_bank_import(settings: StackSettings) -> None:
@@ -166,6 +203,7 @@ def down(settings: StackSettings) -> None:
     stop_bank_services(settings)
     stop_sftp(settings.state_dir)
     stop_services(settings)
+    stop_redis(settings.state_dir)
     stop_connect(settings)
     stop_kafka(settings)
     stop_clickhouse(settings)
@@ -192,6 +230,8 @@ def run(settings: StackSettings, backfill_days: int, rate: float) -> None:
     """`up`, print where everything is, run the live simulator until Ctrl-C, then stop everything."""
     up(settings, backfill_days)
     status(settings)
+    print_demo_users(settings)
+    print("\nClickHouse for BI tools (database luckygas_bi; see README):\n  " + "\n  ".join(bi_logins(settings)))
     print(f"\nlive simulator at {rate} row changes/s — Ctrl-C stops the whole stack\n", flush=True)
     live = subprocess.Popen(simulator_command("live", "--rate", str(rate)), env=child_env(settings))
     try:

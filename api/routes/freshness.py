@@ -1,4 +1,5 @@
 """GET /freshness: per source table, how old the newest data visible in ClickHouse is (the 5-minute SLA).
+Needs a principal that reads the `freshness` family.
 
 Age counts from the later of the newest applied change's commit time and the last Debezium heartbeat
 the worker had fully caught up with, so a quiet table is not reported stale while capture is current.
@@ -9,12 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
+from api.access.principal import require_family
 from api.deps import ClickHouseDep, SettingsDep
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], dependencies=[Depends(require_family("freshness"))])
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -3,20 +3,30 @@
 Revenue and orders: orders placed today (not cancelled). Deliveries: orders promised for today.
 Receivables: everything outstanding now, with what is past 30 days. Collections: payments dated today.
 Money is TWD with 2 decimals (JSON strings, exact).
+
+Access: family `kpis`. The figures cover the caller's branches (`branches`; null = the whole company), limited
+by `RowScope` like every route: sales by the branch cells of `agg_sales`, deliveries by branch, receivables by
+the customer's branch; collections of a branch-scoped caller are summed from its customers' payments (the
+company-wide `agg_collections` has no branch). A role whose money is `today_totals` (dispatcher) gets today's
+revenue and collections but no receivables (null); a role without money sees none of the three.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
-from fastapi import APIRouter
+from clickhouse_connect.driver.client import Client
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
+from api.access.principal import RowScope, RowScopeDep, require_family
 from api.deps import ClickHouseDep, ClockDep
 from infra.clock import TAIPEI, business_day
 
-router = APIRouter(prefix="/kpis", tags=["kpis"])
+router = APIRouter(prefix="/kpis", tags=["kpis"], dependencies=[Depends(require_family("kpis"))])
 
 
 class Revenue(BaseModel):
@@ -43,47 +53,72 @@ class TodayKpis(BaseModel):
     business_day: date
     timezone: str
     as_of: datetime
-    revenue: Revenue
+    branches: list[str] | None
+    revenue: Revenue | None
     orders: int
     quantity: int
     cylinders: int
     deliveries: Deliveries
-    receivables: Receivables
-    collections: Decimal
+    receivables: Receivables | None
+    collections: Decimal | None
 
 
 def _twd(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
+def _row(clickhouse: Client, sql: str, parameters: dict[str, Any]) -> Sequence[Any]:
+    """The first (only) row of an aggregate query."""
+    row: Sequence[Any] = clickhouse.query(sql, parameters=parameters).result_rows[0]
+    return row
+
+
+def _receivables(clickhouse: Client, scope: RowScope) -> Receivables:
+    where, params = scope.where("agg_receivables")
+    row = _row(clickhouse,
+               "SELECT sum(outstanding_cents), sum(age_31_60_cents + age_61_90_cents + age_over_90_cents), "
+               f"countIf(outstanding_cents > 0) FROM agg_receivables FINAL WHERE _deleted = 0 AND {where}", params)
+    return Receivables(outstanding=_twd(int(row[0] or 0)), over_30_days=_twd(int(row[1] or 0)),
+                       customers_with_balance=int(row[2] or 0))
+
+
+def _collections(clickhouse: Client, scope: RowScope, day: date) -> Decimal:
+    if scope.principal.branches is None:
+        sql = "SELECT sum(amount_cents) FROM agg_collections FINAL WHERE _deleted = 0 AND day = {day:Date32}"
+        params: dict[str, Any] = {}
+    else:
+        where, params = scope.where("v_w500_payment_record")
+        sql = ("SELECT toInt64(round(sum(amount) * 100)) FROM v_w500_payment_record "
+               f"WHERE payment_date = {{day:Date32}} AND status != 'reversed' AND {where}")
+    return _twd(int(_row(clickhouse, sql, {**params, "day": day})[0] or 0))
+
+
 @router.get("/today", response_model=TodayKpis)
-def today(clickhouse: ClickHouseDep, clock: ClockDep) -> TodayKpis:
+def today(clickhouse: ClickHouseDep, clock: ClockDep, scope: RowScopeDep) -> TodayKpis:
     now = clock.now()
     day = business_day(now)
     midnight = int(datetime.combine(day, time(0), TAIPEI).timestamp())
-    params = {"bucket": midnight, "day": day}
-    sales = clickhouse.query(
-        "SELECT sum(net_cents), sum(tax_cents), sum(orders), sum(quantity), sum(cylinders) FROM agg_sales FINAL "
-        "WHERE _deleted = 0 AND grain = 'day' AND dimension = 'total' AND toUnixTimestamp(bucket) = {bucket:Int64}",
-        parameters=params).result_rows[0]
-    fulfilment = clickhouse.query(
-        "SELECT sum(due), sum(delivered), sum(on_time), sum(cancelled) FROM agg_fulfilment FINAL "
-        "WHERE _deleted = 0 AND day = {day:Date32}", parameters=params).result_rows[0]
-    receivables = clickhouse.query(
-        "SELECT sum(outstanding_cents), sum(age_31_60_cents + age_61_90_cents + age_over_90_cents), "
-        "countIf(outstanding_cents > 0) FROM agg_receivables FINAL WHERE _deleted = 0").result_rows[0]
-    collected = clickhouse.query(
-        "SELECT sum(amount_cents) FROM agg_collections FINAL WHERE _deleted = 0 AND day = {day:Date32}",
-        parameters=params).result_rows[0][0]
+    money = scope.role.money
+    sales_where, sales_params = scope.where("agg_sales")
+    sales = _row(clickhouse,
+                 "SELECT sum(net_cents), sum(tax_cents), sum(orders), sum(quantity), sum(cylinders) FROM agg_sales "
+                 "FINAL WHERE _deleted = 0 AND grain = 'day' AND dimension = 'branch' "
+                 f"AND toUnixTimestamp(bucket) = {{bucket:Int64}} AND {sales_where}",
+                 {**sales_params, "bucket": midnight})
+    fulfilment_where, fulfilment_params = scope.where("agg_fulfilment")
+    fulfilment = _row(clickhouse,
+                      "SELECT sum(due), sum(delivered), sum(on_time), sum(cancelled) FROM agg_fulfilment FINAL "
+                      f"WHERE _deleted = 0 AND day = {{day:Date32}} AND {fulfilment_where}",
+                      {**fulfilment_params, "day": day})
     net, tax, orders, quantity, cylinders = (int(v or 0) for v in sales)
     due, delivered, on_time, cancelled = (int(v or 0) for v in fulfilment)
+    branches = scope.principal.branches
     return TodayKpis(
-        business_day=day, timezone="Asia/Taipei", as_of=now,
-        revenue=Revenue(net=_twd(net), tax=_twd(tax), gross=_twd(net + tax)),
+        business_day=day, timezone="Asia/Taipei", as_of=now, branches=None if branches is None else sorted(branches),
+        revenue=None if money == "none" else Revenue(net=_twd(net), tax=_twd(tax), gross=_twd(net + tax)),
         orders=orders, quantity=quantity, cylinders=cylinders,
         deliveries=Deliveries(due=due, delivered=delivered, on_time=on_time, cancelled=cancelled,
                               on_time_rate=None if delivered == 0 else round(on_time / delivered, 4)),
-        receivables=Receivables(outstanding=_twd(int(receivables[0] or 0)), over_30_days=_twd(int(receivables[1] or 0)),
-                                customers_with_balance=int(receivables[2] or 0)),
-        collections=_twd(int(collected or 0)),
+        receivables=_receivables(clickhouse, scope) if money == "all" else None,
+        collections=None if money == "none" else _collections(clickhouse, scope, day),
     )

@@ -1,18 +1,21 @@
 """GET /metrics: Prometheus text exposition of the worker's and the API's metrics.
 
 With PROMETHEUS_MULTIPROC_DIR set (the stack sets it for the worker and the API), the values every
-process wrote there are collected; otherwise this process's default registry is exposed.
+process wrote there are collected; otherwise this process's default registry is exposed. Needs a principal
+that reads `operations` (Prometheus scrapes with a client-credentials token with scope `read:operations`).
 """
 
 from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-router = APIRouter(tags=["operations"])
+from api.access.principal import require_family
+
+router = APIRouter(tags=["operations"], dependencies=[Depends(require_family("operations"))])
 
 
 @router.get("/metrics", response_class=Response,

@@ -25,14 +25,13 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from connectors.bank.dedup import PostgresSeenStatementStore
 from connectors.bank.publish import KafkaStatementPublisher
 from connectors.bank.pull import PullJob, PullReport, build_importer
 from connectors.bank.schedule import DailyJobRunner, next_run
 from infra.clock import Clock, SystemClock
 from infra.settings import StackSettings, get_settings
+from infra.status import write_status
 
 log = logging.getLogger("luckygas.bank")
 
@@ -68,19 +67,13 @@ class BankImportService:
         self.started_at = datetime.now(UTC)
 
     def write_status(self) -> None:
-        status = {
+        write_status(self.settings.bank_importer_status_file, {
             "pid": os.getpid(), "started_at": self.started_at.isoformat(),
-            "last_tick_at": datetime.now(UTC).isoformat(),
             "completed_runs": self.runner.completed_runs, "failed_runs": self.runner.failed_runs,
             "last_trigger": self.runner.last_trigger,
             "next_scheduled_run": next_run(self.clock.now(), self.settings.bank.run_at).isoformat(),
             "last_pull": report_summary(self.job.last_report),
-        }
-        path = self.settings.bank_importer_status_file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(status))
-        tmp.replace(path)
+        })
 
     async def _status_loop(self) -> None:
         while True:

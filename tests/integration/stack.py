@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.bank.settings import BankSettings, with_local_defaults
+from infra.access_settings import IdentitySettings
 from infra.settings import (
     PROJECT_ROOT,
     ApiSettings,
@@ -36,4 +37,5 @@ def test_stack_settings(state_dir: Path | None = None) -> StackSettings:
         clickhouse=ClickHouseSettings(http_port=18223, tcp_port=19100),
         api=ApiSettings(port=18100),
         bank=BankSettings.model_validate(with_local_defaults(bank, state_dir)),
+        identity=IdentitySettings(redis_url="redis://127.0.0.1:16479/0", public_url="http://127.0.0.1:18100"),
     )

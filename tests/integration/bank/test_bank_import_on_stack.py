@@ -18,15 +18,14 @@ from typing import Any, TypeVar
 import orjson
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
 from connectors.bank.settings import sftp_root_dir
 from infra.clickhouse.runner import get_client
 from infra.settings import StackSettings
-from streams.replay import start_consumer
-from streams.topics import bank_statement_files_topic_name, dead_letter_topic_name
+from streams.topics import bank_statement_files_topic_name
 from tests.integration.bank.reconciliation_truth import truth_items
+from tests.integration.kafka_helpers import dead_letter, produce
 from tests.unit.connectors_bank.mt940_samples import Line, statement
 
 pytestmark = pytest.mark.integration
@@ -197,36 +196,13 @@ def test_a_broken_file_is_rejected_whole_moved_aside_and_lands_as_an_exception(
         {"n": 0}]
 
 
-async def _produce(settings: StackSettings, topic: str, value: bytes) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
-    await producer.start()
-    try:
-        return int((await producer.send_and_wait(topic, value)).offset)
-    finally:
-        await producer.stop()
-
-
-async def _dead_letter_headers(settings: StackSettings, key: bytes) -> dict[str, bytes]:
-    consumer = AIOKafkaConsumer(dead_letter_topic_name(settings.kafka.topic_prefix), group_id=None,
-                                bootstrap_servers=settings.kafka.bootstrap_servers, auto_offset_reset="earliest")
-    await start_consumer(consumer)
-    try:
-        async with asyncio.timeout(60):
-            async for record in consumer:
-                if record.key == key:
-                    return dict(record.headers)
-    finally:
-        await consumer.stop()
-    raise AssertionError("unreachable")
-
-
 def test_a_malformed_statement_record_is_dead_lettered_and_landing_goes_on(
     stack: StackSettings, landed: list[Path]
 ) -> None:
     topic = bank_statement_files_topic_name(stack.kafka.topic_prefix)
     before = _status(stack.bank_landing_status_file)
-    offset = asyncio.run(_produce(stack, topic, b'{"file_name": "x.sta"}'))
-    headers = asyncio.run(_dead_letter_headers(stack, f"{topic}:0:{offset}".encode()))
+    offset = asyncio.run(produce(stack, topic, b'{"file_name": "x.sta"}'))
+    _, headers = asyncio.run(dead_letter(stack, f"{topic}:0:{offset}".encode()))
     assert headers["source-topic"] == topic.encode() and headers["source-offset"] == str(offset).encode()
     assert headers["reason"].startswith(b"KeyError") or b"Error" in headers["reason"]
     after = _wait_for("the landing agent to count it", lambda: (

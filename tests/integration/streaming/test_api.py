@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from infra.settings import StackSettings
+from tests.integration.access_helpers import api_url, authorised_get, service_token
 from tests.integration.streaming.helpers import wait_until_verified
 
 pytestmark = pytest.mark.integration
@@ -29,13 +30,16 @@ FROM t
 """
 
 
-def api(stack: StackSettings, path: str) -> httpx.Response:
-    return httpx.get(f"http://{stack.api.host}:{stack.api.port}{path}", timeout=10)
-
-
 def test_health_freshness_kpis_and_metrics(stack: StackSettings) -> None:
     assert wait_until_verified(stack, timeout=120) == []
-    health = api(stack, "/health")
+    assert httpx.get(api_url(stack, "/kpis/today"), timeout=10).status_code == 401  # nobody without a token
+    token = service_token(stack)
+
+    def api(stack: StackSettings, path: str) -> httpx.Response:
+        return authorised_get(stack, path, token)
+
+    assert httpx.get(api_url(stack, "/health/live"), timeout=10).json()["status"] == "up"
+    health = api(stack, "/health/ready")
     assert health.status_code == 200, health.text
     assert {p["status"] for p in health.json()["parts"].values()} == {"up"}
 

@@ -8,13 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from infra.clickhouse.runner import get_client
 from infra.postgres.tables import topic_for
 from infra.settings import StackSettings
-from streams.replay import start_consumer
-from streams.topics import dead_letter_topic_name
+from tests.integration.kafka_helpers import dead_letter, produce
 from tests.integration.streaming.helpers import simulator_running, wait_until_verified
 
 pytestmark = pytest.mark.integration
@@ -22,32 +20,9 @@ pytestmark = pytest.mark.integration
 GARBAGE = b'{"op": "u", "after": {"order_id": "not a number"}}'
 
 
-async def _produce(settings: StackSettings, topic: str, value: bytes) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
-    await producer.start()
-    try:
-        return int((await producer.send_and_wait(topic, value)).offset)
-    finally:
-        await producer.stop()
-
-
-async def _dead_letter(settings: StackSettings, key: bytes) -> tuple[bytes, dict[str, bytes]]:
-    consumer = AIOKafkaConsumer(dead_letter_topic_name(settings.kafka.topic_prefix), group_id=None,
-                                bootstrap_servers=settings.kafka.bootstrap_servers, auto_offset_reset="earliest")
-    await start_consumer(consumer)
-    try:
-        async with asyncio.timeout(30):
-            async for record in consumer:
-                if record.key == key:
-                    return record.value or b"", dict(record.headers)
-    finally:
-        await consumer.stop()
-    raise AssertionError("unreachable")
-
-
 def test_malformed_change_is_dead_lettered_and_the_stream_goes_on(stack: StackSettings) -> None:
     topic = topic_for("w200.order_master", stack.kafka.topic_prefix)
-    offset = asyncio.run(_produce(stack, topic, GARBAGE))
+    offset = asyncio.run(produce(stack, topic, GARBAGE))
     client = get_client(stack)
     try:
         deadline = time.monotonic() + 60
@@ -61,7 +36,7 @@ def test_malformed_change_is_dead_lettered_and_the_stream_goes_on(stack: StackSe
     assert rows, "the malformed record never reached the dead_letters table"
     reason, value = rows[0]
     assert "after.order_id: Input should be a valid integer" in reason and value == GARBAGE.decode()
-    value, headers = asyncio.run(_dead_letter(stack, f"{topic}:0:{offset}".encode()))
+    value, headers = asyncio.run(dead_letter(stack, f"{topic}:0:{offset}".encode()))
     assert value == GARBAGE
     assert headers["source-topic"] == topic.encode() and headers["source-offset"] == str(offset).encode()
     assert headers["reason"].decode() == reason

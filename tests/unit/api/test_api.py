@@ -1,51 +1,92 @@
-"""The API without a running stack: a valid OpenAPI schema, 503s with messages (never 500s) when parts are
-down, and the worker's health judged from its status file."""
+"""The API without a running stack: a valid OpenAPI schema, 503s with messages (never 500s, never internal
+addresses) when parts are down, readiness probed at most once per period, the worker's health judged from its
+status file, and the SMS receipt callback still guarded by its own signature."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
-from api.app import create_app
-from api.routes.health import worker_health
-from infra.settings import ApiSettings, ClickHouseSettings, ConnectSettings, KafkaSettings, StackSettings
+from api.access.audit import MemoryAuditLog
+from api.app import Stores, create_app
+from api.routes import sms_receipts
+from api.routes.health import PartHealth, ReadinessProbe, worker_health
+from connectors.sms.receipts import InMemoryReceiptStore
+from connectors.sms.settings import get_sms_settings
+from connectors.sms.signature import SIGNATURE_HEADER, SignatureVerifier, sign
+from infra.settings import StackSettings
+from tests.unit.access.access_testing import AccessHarness, stack_settings
 
-CLOSED = 1  # nothing listens on port 1
+HEAD_OFFICE = "emp:1"  # the TPE manager: every family, every branch
 
 
 def settings(tmp_path: Path) -> StackSettings:
-    return StackSettings(state_dir=tmp_path, kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{CLOSED}"),
-                         connect=ConnectSettings(rest_url=f"http://127.0.0.1:{CLOSED}"),
-                         clickhouse=ClickHouseSettings(http_port=CLOSED), api=ApiSettings(worker_stale_seconds=5))
+    return stack_settings(tmp_path)
 
 
 def test_openapi_schema_is_valid_and_lists_every_route(tmp_path: Path) -> None:
     schema = TestClient(create_app(settings(tmp_path))).get("/openapi.json").json()
     validate(schema)
-    assert {"/health", "/freshness", "/metrics", "/kpis/today"} <= set(schema["paths"])
+    assert {"/health/live", "/health/ready", "/freshness", "/metrics", "/kpis/today", "/sms/receipts",
+            "/sms/messages/{message_id}"} <= set(schema["paths"])
+    assert "/health" not in schema["paths"]
+    assert "Versioning" in schema["info"]["description"]
+
+
+def test_liveness_needs_nothing(tmp_path: Path) -> None:
+    response = TestClient(create_app(settings(tmp_path))).get("/health/live")
+    assert response.status_code == 200 and response.json() == {"status": "up"}
 
 
 def test_everything_down_is_a_503_naming_each_part(tmp_path: Path) -> None:
-    response = TestClient(create_app(settings(tmp_path))).get("/health")
+    h = AccessHarness(tmp_path)
+    with h.client() as client:
+        response = client.get("/health/ready", headers=h.bearer(HEAD_OFFICE))
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "down"
     assert {name: part["status"] for name, part in body["parts"].items()} == {
         "kafka": "down", "connect": "down", "clickhouse": "down", "worker": "down"}
     assert "not started" in body["parts"]["worker"]["detail"]
+    assert "127.0.0.1" not in response.text  # no internal addresses
+
+
+def test_readiness_is_probed_once_per_period() -> None:
+    calls: list[float] = []
+    now = [0.0]
+
+    def probe(_: StackSettings) -> dict[str, PartHealth]:
+        calls.append(now[0])
+        return {"kafka": PartHealth(status="up", detail="answering")}
+
+    readiness = ReadinessProbe(StackSettings(), ttl=5, probe=probe, monotonic=lambda: now[0])
+    for t in (0.0, 1.0, 4.9, 5.0, 6.0, 10.5):
+        now[0] = t
+        readiness.parts()
+    assert calls == [0.0, 5.0, 10.5]
 
 
 def test_reads_without_clickhouse_are_503_with_a_message(tmp_path: Path) -> None:
-    client = TestClient(create_app(settings(tmp_path)))
-    for path in ("/kpis/today", "/freshness"):
-        response = client.get(path)
-        assert response.status_code == 503, path
-        assert "ClickHouse is unreachable" in response.json()["detail"]
+    h = AccessHarness(tmp_path)
+    with h.client() as client:
+        for path in ("/kpis/today", "/freshness"):
+            response = client.get(path, headers=h.bearer(HEAD_OFFICE))
+            assert response.status_code == 503, path
+            assert "ClickHouse is unreachable" in response.json()["detail"]
+            assert "127.0.0.1" not in response.text and "Connection" not in response.text
+
+
+def test_reads_before_the_app_started_are_503(tmp_path: Path) -> None:
+    h = AccessHarness(tmp_path)
+    response = TestClient(h.app).get("/kpis/today", headers=h.bearer(HEAD_OFFICE))  # lifespan not run
+    assert response.status_code == 503
 
 
 def test_worker_health_from_its_status_file(tmp_path: Path) -> None:
@@ -66,6 +107,40 @@ def test_worker_health_from_its_status_file(tmp_path: Path) -> None:
 
 
 def test_unknown_paths_and_methods_are_4xx(tmp_path: Path) -> None:
-    client = TestClient(create_app(settings(tmp_path)))
+    client = TestClient(create_app(settings(tmp_path), stores=Stores(MemoryAuditLog())))
     assert client.get("/kpis/yesterday").status_code == 404
     assert client.post("/kpis/today").status_code == 405
+    assert client.get("/health").status_code == 404
+
+
+def test_sms_receipts_keep_their_own_signature_and_messages_need_a_principal(tmp_path: Path) -> None:
+    h = AccessHarness(tmp_path)
+    store, secret = InMemoryReceiptStore(), "unit-receipt-secret-0123456789"
+    h.app.dependency_overrides[sms_receipts.get_receipt_store] = lambda: store
+    h.app.dependency_overrides[sms_receipts.get_signature_verifier] = lambda: SignatureVerifier([secret], 300,
+                                                                                                 h.clock)
+    body = json.dumps({"message_id": "m1", "status": "delivered", "error_code": None,
+                       "delivered_at": "2026-01-15T02:00:05+00:00"}).encode()
+    with h.client() as client:
+        unsigned = client.post("/sms/receipts", content=body)
+        assert unsigned.status_code == 401 and "www-authenticate" not in unsigned.headers
+        signed = client.post("/sms/receipts", content=body, headers={SIGNATURE_HEADER: sign(body, secret,
+                                                                                             h.clock.now())})
+        assert signed.status_code == 200 and signed.json()["stored"] is True
+        assert client.get("/sms/messages/m1").status_code == 401
+        assert client.get("/sms/messages/m1", headers=h.bearer("emp:4")).status_code == 403  # sales: no dispatch
+        assert client.get("/sms/messages/m1", headers=h.bearer("emp:3")).json()["status"] == "delivered"
+
+
+def test_sms_not_configured_is_503_not_500(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("LG_SMS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no .env
+    get_sms_settings.cache_clear()
+    h = AccessHarness(tmp_path)
+    try:
+        with h.client() as client:
+            response = client.post("/sms/receipts", content=b"{}")
+    finally:
+        get_sms_settings.cache_clear()
+    assert response.status_code == 503 and "not configured" in response.json()["detail"]
