@@ -14,7 +14,7 @@ answered as a 500 with a generic message (never a traceback or exception text).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from clickhouse_connect.driver.exceptions import OperationalError
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
@@ -106,7 +106,27 @@ def create_app(settings: StackSettings, clock: Clock | None = None, *, keys: Key
         app.include_router(router, dependencies=limited)
     _mount_sms(app)
     _handle_errors(app)
+    _security_headers(app)
     return app
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",  # answers carry personal data and money: no shared or browser cache keeps them
+}
+
+
+def _security_headers(app: FastAPI) -> None:
+    """The usual security headers on every answer; HSTS when the request came over TLS."""
+
+    @app.middleware("http")
+    async def add_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.scheme == "https":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
 
 
 async def _open_stores(app: FastAPI, settings: StackSettings, clock: Clock) -> None:

@@ -57,7 +57,7 @@ class IdentitySettings(BaseModel):
     issuer: str = "urn:luckygas:auth:local"
     audience: str = "luckygas-api"
     # Where the API (and so the token endpoint) is reached: the base of the metadata's endpoint URLs.
-    public_url: str = "http://127.0.0.1:18000"
+    public_url: str = "https://127.0.0.1:18000"
     access_token_minutes: int = Field(default=15, ge=1, le=60)
     # Each refresh token lives this long unused; a session (one token family) at most `session_max_hours`.
     refresh_token_hours: int = Field(default=12, ge=1)

@@ -17,6 +17,7 @@ import httpx
 from infra.process import ManagedProcess, StackError, wait_until
 from infra.settings import StackSettings, settings_env
 from infra.status import read_status
+from infra.tls import ensure_local_tls
 
 
 def _env(settings: StackSettings) -> dict[str, str]:
@@ -85,7 +86,7 @@ def worker_healthy(settings: StackSettings) -> bool:
 
 def api_healthy(settings: StackSettings) -> bool:
     try:
-        response = httpx.get(f"http://{settings.api.host}:{settings.api.port}/openapi.json", timeout=2)
+        response = httpx.get(settings.api_url("/health/live"), timeout=2, verify=settings.api_verify())
     except httpx.HTTPError:
         return False
     return response.status_code == 200
@@ -104,6 +105,8 @@ def start_worker(settings: StackSettings, timeout: float = 180.0) -> None:
 
 def start_services(settings: StackSettings) -> None:
     worker, api = worker_process(settings), api_process(settings)
+    if settings.api.tls and settings.api.certificate is None:
+        ensure_local_tls(settings.state_dir / "tls")
     if not worker.running() and not api.running():
         shutil.rmtree(settings.metrics_dir, ignore_errors=True)
     os.makedirs(settings.metrics_dir, exist_ok=True)

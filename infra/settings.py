@@ -9,6 +9,7 @@ production deployment passes other locations without code changes.
 from __future__ import annotations
 
 import json
+import ssl
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from connectors.bank.settings import BankSettings, with_local_defaults
 from infra.access_settings import AccessSettings, AuditSettings, IdentitySettings
 from infra.clickhouse.bi_settings import BiAccessSettings
+from infra.tls import TlsFiles, local_tls_files
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,6 +109,12 @@ class ApiSettings(BaseModel):
     freshness_sla_seconds: int = 300
     # The worker writes its status every second; older than this, it is reported down.
     worker_stale_seconds: float = 15.0
+    # HTTPS only (TLS 1.2 minimum, 1.3 preferred; no plain-HTTP listener). Unset files: the local stack's own
+    # CA and certificate in `<state_dir>/tls` (made on first start; clients trust `ca.pem`).
+    tls: bool = True
+    certificate: Path | None = None
+    private_key: Path | None = None
+    ca_certificate: Path | None = None
 
 
 class StackSettings(BaseSettings):
@@ -152,6 +160,22 @@ class StackSettings(BaseSettings):
     def metrics_dir(self) -> Path:
         """prometheus_client's multiprocess directory, shared by the worker and the API."""
         return self.state_dir / "metrics"
+
+    def api_url(self, path: str = "") -> str:
+        """Where the API answers, e.g. `api_url("/health/live")`."""
+        return f"{'https' if self.api.tls else 'http'}://{self.api.host}:{self.api.port}{path}"
+
+    def api_tls_files(self) -> TlsFiles:
+        """The API's certificate, key and the CA its clients trust (the local ones unless set)."""
+        local = local_tls_files(self.state_dir / "tls")
+        return TlsFiles(self.api.ca_certificate or local.ca_certificate, self.api.certificate or local.certificate,
+                        self.api.private_key or local.private_key)
+
+    def api_verify(self) -> ssl.SSLContext | bool:
+        """What an HTTP client passes as `verify=` to trust the API's certificate."""
+        if not self.api.tls:
+            return True
+        return ssl.create_default_context(cafile=str(self.api_tls_files().ca_certificate))
 
     @property
     def worker_status_file(self) -> Path:

@@ -74,8 +74,9 @@ PARTS: tuple[Part, ...] = (
     Part("worker", lambda s: f"status {s.worker_status_file}", worker_healthy),
     Part("redis", lambda s: f"{s.identity.redis_url} (rate limits, sign-in lockout)",
          lambda s: redis_healthy(*redis_address(s))),
-    Part("api", lambda s: f"http://{s.api.host}:{s.api.port}/docs (sign in: POST /oauth/token; health/live, "
-                          "health/ready, freshness, metrics, kpis/today, audit, keys)", api_healthy),
+    Part("api", lambda s: f"{s.api_url('/docs')} (HTTPS, CA {s.api_tls_files().ca_certificate}; sign in: "
+                          "POST /oauth/token; health/live, health/ready, freshness, metrics, kpis/today, audit, keys)",
+         api_healthy),
     Part("sftp", lambda s: f"sftp://{s.bank.sftp_username}@{s.bank.sftp_host}:{s.bank.sftp_port} "
                            f"(the bank's stand-in; files in {sftp_root_dir(s.state_dir)})",
          lambda s: sftp_healthy(s.bank.sftp_host, s.bank.sftp_port)),
@@ -155,9 +156,10 @@ def print_demo_users(settings: StackSettings) -> None:
     from api.access.seed_demo_users import demo_passwords_file, format_demo_users, seed_demo_users
 
     users = seed_demo_users(settings.postgres.dsn(), demo_passwords_file(settings.state_dir))
-    api = f"http://{settings.api.host}:{settings.api.port}"
+    ca = f"--cacert {settings.api_tls_files().ca_certificate} " if settings.api.tls else ""
     print(f"\ndemo sign-ins (kept in {demo_passwords_file(settings.state_dir)}); a token:\n"
-          f"  curl -s {api}/oauth/token -d grant_type=password -d client_id={settings.identity.web_client_id} "
+          f"  curl -s {ca}{settings.api_url('/oauth/token')} -d grant_type=password "
+          f"-d client_id={settings.identity.web_client_id} "
           f"-d username=<user> -d password=<password>\n{format_demo_users(users)}", flush=True)
 
 

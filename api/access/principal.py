@@ -378,10 +378,12 @@ def require_recent_mfa(max_age: timedelta = timedelta(minutes=15)) -> Callable[.
 
 @dataclass(frozen=True, slots=True)
 class RowScope:
-    """What the caller may see of a table: `where(table)` limits rows, `mask(table, rows)` hides personal data."""
+    """What the caller may see of a table: `where(table)` limits rows, `mask(table, rows)` hides personal data.
+    With the request given, the branch filter applied is noted for the request's audit record."""
 
     principal: Principal
     policy: AccessPolicy
+    request: Request | None = None
 
     @property
     def role(self) -> Role:
@@ -391,9 +393,13 @@ class RowScope:
         """The SQL condition (and parameters) limiting `table` to the caller's branches; 403 for company-wide
         figures a branch-scoped caller may not see."""
         try:
-            return self.policy.branch_condition(table, self.principal.branches)
+            condition = self.policy.branch_condition(table, self.principal.branches)
         except BranchScopeError:
             raise HTTPException(403, f"{table} holds company-wide figures; the caller sees only its branches") from None
+        if self.request is not None:
+            branches = self.principal.branches
+            self.request.state.audit_branch_filter = "all" if branches is None else ",".join(sorted(branches))
+        return condition
 
     def mask(self, table: str, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """`rows` of `table` with the personal columns the caller's role sees masked."""
@@ -401,8 +407,8 @@ class RowScope:
         return [mask_row(row, columns, masked) for row in rows]
 
 
-def get_row_scope(principal: CurrentPrincipal, policy: PolicyDep) -> RowScope:
-    return RowScope(principal, policy)
+def get_row_scope(request: Request, principal: CurrentPrincipal, policy: PolicyDep) -> RowScope:
+    return RowScope(principal, policy, request)
 
 
 RowScopeDep = Annotated[RowScope, Depends(get_row_scope)]

@@ -19,9 +19,10 @@ from decimal import Decimal
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
+from api.access.audit_middleware import audit_rows
 from api.access.principal import RowScope, RowScopeDep, require_family
 from api.deps import ClickHouseDep, ClockDep
 from infra.clock import TAIPEI, business_day
@@ -94,7 +95,7 @@ def _collections(clickhouse: Client, scope: RowScope, day: date) -> Decimal:
 
 
 @router.get("/today", response_model=TodayKpis)
-def today(clickhouse: ClickHouseDep, clock: ClockDep, scope: RowScopeDep) -> TodayKpis:
+def today(request: Request, clickhouse: ClickHouseDep, clock: ClockDep, scope: RowScopeDep) -> TodayKpis:
     now = clock.now()
     day = business_day(now)
     midnight = int(datetime.combine(day, time(0), TAIPEI).timestamp())
@@ -113,6 +114,7 @@ def today(clickhouse: ClickHouseDep, clock: ClockDep, scope: RowScopeDep) -> Tod
     net, tax, orders, quantity, cylinders = (int(v or 0) for v in sales)
     due, delivered, on_time, cancelled = (int(v or 0) for v in fulfilment)
     branches = scope.principal.branches
+    audit_rows(request, 1)  # one set of figures
     return TodayKpis(
         business_day=day, timezone="Asia/Taipei", as_of=now, branches=None if branches is None else sorted(branches),
         revenue=None if money == "none" else Revenue(net=_twd(net), tax=_twd(tax), gross=_twd(net + tax)),

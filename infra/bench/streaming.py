@@ -18,7 +18,6 @@ import re
 import time
 from typing import Any
 
-import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer
 
@@ -130,7 +129,13 @@ def _peak_rss_mb(settings: StackSettings) -> float | None:
 
 def metrics_text(settings: StackSettings) -> str:
     """The API's /metrics (the worker's counters and histograms, multiprocess)."""
-    return httpx.get(f"http://{settings.api.host}:{settings.api.port}/metrics", timeout=10).text
+    # The worker's metrics straight from the multiprocess directory the API's /metrics serves, so the bench
+    # needs no credentials.
+    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(settings.metrics_dir))  # type: ignore[no-untyped-call]
+    return generate_latest(registry).decode()
 
 
 def histogram_buckets(text: str, metric: str) -> dict[float, float]:

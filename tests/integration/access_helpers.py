@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import orjson
 
@@ -10,7 +12,16 @@ from infra.settings import StackSettings
 
 
 def api_url(stack: StackSettings, path: str) -> str:
-    return f"http://{stack.api.host}:{stack.api.port}{path}"
+    return stack.api_url(path)
+
+
+def api_get(stack: StackSettings, path: str, **kwargs: Any) -> httpx.Response:
+    """GET over the API's TLS, trusting the stack's CA."""
+    return httpx.get(stack.api_url(path), timeout=10, verify=stack.api_verify(), **kwargs)
+
+
+def api_post(stack: StackSettings, path: str, **kwargs: Any) -> httpx.Response:
+    return httpx.post(stack.api_url(path), timeout=10, verify=stack.api_verify(), **kwargs)
 
 
 def demo_password(stack: StackSettings, user: str) -> str:
@@ -20,7 +31,7 @@ def demo_password(stack: StackSettings, user: str) -> str:
 
 def service_token(stack: StackSettings, client_id: str = "report-scheduler") -> str:
     """An access token for the demo service client (client credentials: kpis, freshness, sales, operations)."""
-    response = httpx.post(api_url(stack, "/oauth/token"), timeout=10, data={
+    response = api_post(stack, "/oauth/token", data={
         "grant_type": "client_credentials", "client_id": client_id,
         "client_secret": demo_password(stack, client_id)})
     response.raise_for_status()
@@ -29,4 +40,4 @@ def service_token(stack: StackSettings, client_id: str = "report-scheduler") -> 
 
 
 def authorised_get(stack: StackSettings, path: str, token: str) -> httpx.Response:
-    return httpx.get(api_url(stack, path), headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return api_get(stack, path, headers={"Authorization": f"Bearer {token}"})

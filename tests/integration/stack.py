@@ -37,5 +37,5 @@ def test_stack_settings(state_dir: Path | None = None) -> StackSettings:
         clickhouse=ClickHouseSettings(http_port=18223, tcp_port=19100),
         api=ApiSettings(port=18100),
         bank=BankSettings.model_validate(with_local_defaults(bank, state_dir)),
-        identity=IdentitySettings(redis_url="redis://127.0.0.1:16479/0", public_url="http://127.0.0.1:18100"),
+        identity=IdentitySettings(redis_url="redis://127.0.0.1:16479/0", public_url="https://127.0.0.1:18100"),
     )

@@ -5,17 +5,15 @@ seconds (CDC → ClickHouse → the API's principal), and an employee who leaves
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
-import httpx
 import orjson
 import psycopg
 import pytest
 
 from api.access.seed_demo_users import demo_passwords_file
 from infra.settings import StackSettings
-from tests.integration.access_helpers import api_url, authorised_get
+from tests.integration.access_helpers import api_post, authorised_get
+from tests.integration.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -36,21 +34,11 @@ def _branch_manager(stack: StackSettings) -> tuple[str, int, str, str]:
 
 def _sign_in(stack: StackSettings, user: str) -> str:
     password = orjson.loads(demo_passwords_file(stack.state_dir).read_bytes())[user]
-    response = httpx.post(api_url(stack, "/oauth/token"), timeout=10,
-                          data={"grant_type": "password", "username": user, "password": password})
+    response = api_post(stack, "/oauth/token", data={"grant_type": "password", "username": user,
+                                                      "password": password})
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token
-
-
-def _until(probe: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError("timed out")
 
 
 def _set_employee(stack: StackSettings, employee_id: int, **values: str) -> None:
@@ -67,11 +55,12 @@ def test_a_transfer_in_postgresql_changes_what_the_same_token_sees_within_second
     started = time.monotonic()
     _set_employee(stack, employee_id, branch_code=other)
     try:
-        _until(lambda: authorised_get(stack, "/kpis/today", token).json()["branches"] == [other])
+        wait_for("the transfer", lambda: authorised_get(stack, "/kpis/today", token).json()["branches"] == [other], 60)
         moved_after = time.monotonic() - started
         assert moved_after < 30, f"the transfer took {moved_after:.1f}s to reach the API"
+        print(f"transfer visible to the API after {moved_after:.2f} s")
         _set_employee(stack, employee_id, status="terminated")
-        _until(lambda: authorised_get(stack, "/kpis/today", token).status_code == 401)
+        wait_for("the refusal", lambda: authorised_get(stack, "/kpis/today", token).status_code == 401, 60)
     finally:
         _set_employee(stack, employee_id, branch_code=branch, status="active")
-    _until(lambda: authorised_get(stack, "/kpis/today", token).status_code == 200)
+    wait_for("the return", lambda: authorised_get(stack, "/kpis/today", token).status_code == 200, 60)

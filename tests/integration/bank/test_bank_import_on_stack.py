@@ -9,11 +9,10 @@ import itertools
 import os
 import re
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import psycopg
@@ -26,24 +25,14 @@ from infra.settings import StackSettings
 from streams.topics import bank_statement_files_topic_name
 from tests.integration.bank.reconciliation_truth import truth_items
 from tests.integration.kafka_helpers import dead_letter, produce
+from tests.integration.waiting import wait_for
 from tests.unit.connectors_bank.mt940_samples import Line, statement
 
 pytestmark = pytest.mark.integration
-T = TypeVar("T")
 
 
 def _status(path: Path) -> dict[str, Any]:
     return dict(orjson.loads(path.read_bytes())) if path.exists() else {}
-
-
-def _wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +58,10 @@ def _archived(stack: StackSettings) -> list[Path]:
 def landed(stack: StackSettings, clickhouse: Client) -> list[Path]:
     """The statement files the scheduled (catch-up) pull imported, once all of them have landed."""
     inbox = sftp_root_dir(stack.state_dir) / "inbox"
-    _wait_for("the inbox to be emptied", lambda: not any(inbox.glob("*.sta")) or None)
+    wait_for("the inbox to be emptied", lambda: not any(inbox.glob("*.sta")) or None)
     files = _archived(stack)
     assert len(files) == stack.bank.local_statement_days, "one statement file per day should have been pulled"
-    _wait_for("every file to land", lambda: _status(stack.bank_landing_status_file).get("files", 0) >= len(files))
+    wait_for("every file to land", lambda: _status(stack.bank_landing_status_file).get("files", 0) >= len(files))
     return files
 
 
@@ -110,7 +99,7 @@ def _pull_now(stack: StackSettings) -> None:
     """Ask the running import for a pull (SIGUSR1, as `make bank-pull` does) and wait until it is done."""
     status = _status(stack.bank_importer_status_file)
     os.kill(int(status["pid"]), signal.SIGUSR1)
-    _wait_for("the on-demand pull", lambda: _status(stack.bank_importer_status_file)["completed_runs"]
+    wait_for("the on-demand pull", lambda: _status(stack.bank_importer_status_file)["completed_runs"]
               > status["completed_runs"])
 
 
@@ -146,7 +135,7 @@ def test_the_reconciliation_equals_sql_over_postgresql_payments_and_the_statemen
         return (summary, ours) if ours == truth else None
 
     # A run reads PostgreSQL when it runs and the truth a moment later: equal once no payment changed between.
-    _, first = _wait_for("a reconciliation run equal to the SQL truth", equal_to_truth, timeout=90)
+    _, first = wait_for("a reconciliation run equal to the SQL truth", equal_to_truth, timeout=90)
     # A statement arriving late shows a virtual-account payment the bank had not shown yet, short by a charge.
     with psycopg.connect(stack.postgres.dsn()) as conn:
         waiting = {row[0] for row in conn.execute("SELECT payment_id FROM w500.payment_record "
@@ -161,7 +150,7 @@ def test_the_reconciliation_equals_sql_over_postgresql_payments_and_the_statemen
         found = equal_to_truth()
         return found if found and ("amount_mismatch", "0081234567891", 1, 1, payment_id) in found[1] else None
 
-    summary, ours = _wait_for("the late statement's reconciliation", with_the_late_statement, timeout=90)
+    summary, ours = wait_for("the late statement's reconciliation", with_the_late_statement, timeout=90)
     by_status = {s: sum(1 for i in ours if i[0] == s) for s in
                  ("matched", "amount_mismatch", "unmatched_bank", "unmatched_book", "other_currency")}
     # The simulator's statements hold matches, unknown deposits and bank fees, payments not on any statement
@@ -186,7 +175,7 @@ def test_a_broken_file_is_rejected_whole_moved_aside_and_lands_as_an_exception(
     (root / "inbox" / ".LGB_BROKEN.part").write_bytes(_unbalanced_file())
     (root / "inbox" / ".LGB_BROKEN.part").rename(root / "inbox" / "LGB_BROKEN.sta")
     _pull_now(stack)
-    rejected = _wait_for("the rejection to land", lambda: _rows(
+    rejected = wait_for("the rejection to land", lambda: _rows(
         clickhouse, "SELECT * FROM bank_import_exceptions FINAL WHERE file_name = 'LGB_BROKEN.sta'"))
     assert rejected[0]["reason"] == "unbalanced"
     assert any("statement 2: unbalanced" in p for p in rejected[0]["problems"])
@@ -205,6 +194,6 @@ def test_a_malformed_statement_record_is_dead_lettered_and_landing_goes_on(
     _, headers = asyncio.run(dead_letter(stack, f"{topic}:0:{offset}".encode()))
     assert headers["source-topic"] == topic.encode() and headers["source-offset"] == str(offset).encode()
     assert headers["reason"].startswith(b"KeyError") or b"Error" in headers["reason"]
-    after = _wait_for("the landing agent to count it", lambda: (
+    after = wait_for("the landing agent to count it", lambda: (
         s if (s := _status(stack.bank_landing_status_file))["dead_lettered"] > before["dead_lettered"] else None))
     assert after["files"] == before["files"]

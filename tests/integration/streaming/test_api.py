@@ -3,6 +3,8 @@ truth from PostgreSQL, and the worker's metrics in Prometheus form."""
 
 from __future__ import annotations
 
+import socket
+import ssl
 from decimal import Decimal
 
 import httpx
@@ -10,7 +12,7 @@ import psycopg
 import pytest
 
 from infra.settings import StackSettings
-from tests.integration.access_helpers import api_url, authorised_get, service_token
+from tests.integration.access_helpers import api_get, api_url, authorised_get, service_token
 from tests.integration.streaming.helpers import wait_until_verified
 
 pytestmark = pytest.mark.integration
@@ -32,13 +34,16 @@ FROM t
 
 def test_health_freshness_kpis_and_metrics(stack: StackSettings) -> None:
     assert wait_until_verified(stack, timeout=120) == []
-    assert httpx.get(api_url(stack, "/kpis/today"), timeout=10).status_code == 401  # nobody without a token
+    assert api_get(stack, "/kpis/today").status_code == 401  # nobody without a token
+    with pytest.raises(httpx.HTTPError):  # HTTPS only: no plain-HTTP listener
+        httpx.get(api_url(stack, "/health/live").replace("https://", "http://"), timeout=5)
     token = service_token(stack)
 
     def api(stack: StackSettings, path: str) -> httpx.Response:
         return authorised_get(stack, path, token)
 
-    assert httpx.get(api_url(stack, "/health/live"), timeout=10).json()["status"] == "up"
+    live = api_get(stack, "/health/live")
+    assert live.json()["status"] == "up" and live.headers["strict-transport-security"].startswith("max-age=")
     health = api(stack, "/health/ready")
     assert health.status_code == 200, health.text
     assert {p["status"] for p in health.json()["parts"].values()} == {"up"}
@@ -58,3 +63,17 @@ def test_health_freshness_kpis_and_metrics(stack: StackSettings) -> None:
     metrics = api(stack, "/metrics").text
     assert 'lg_stream_events_applied_total{table="w200.order_master"}' in metrics
     assert "lg_stream_commit_to_visible_seconds_bucket" in metrics
+
+
+def test_the_api_speaks_tls_13_and_refuses_tls_11(stack: StackSettings) -> None:
+    ca = str(stack.api_tls_files().ca_certificate)
+    modern = ssl.create_default_context(cafile=ca)
+    with socket.create_connection((stack.api.host, stack.api.port), timeout=5) as sock, \
+            modern.wrap_socket(sock, server_hostname=stack.api.host) as tls:
+        assert tls.version() == "TLSv1.3"
+    old = ssl.create_default_context(cafile=ca)
+    old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    with socket.create_connection((stack.api.host, stack.api.port), timeout=5) as sock, \
+            pytest.raises(ssl.SSLError), old.wrap_socket(sock, server_hostname=stack.api.host):
+        pass

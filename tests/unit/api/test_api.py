@@ -144,3 +144,12 @@ def test_sms_not_configured_is_503_not_500(tmp_path: Path, monkeypatch: pytest.M
     finally:
         get_sms_settings.cache_clear()
     assert response.status_code == 503 and "not configured" in response.json()["detail"]
+
+
+def test_every_answer_carries_the_security_headers(tmp_path: Path) -> None:
+    response = TestClient(create_app(settings(tmp_path))).get("/health/live")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY" and response.headers["cache-control"] == "no-store"
+    assert "strict-transport-security" not in response.headers  # only over TLS
+    secure = TestClient(create_app(settings(tmp_path)), base_url="https://testserver").get("/health/live")
+    assert secure.headers["strict-transport-security"].startswith("max-age=31536000")
