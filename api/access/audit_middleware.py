@@ -112,11 +112,16 @@ class _AuditedRequest:
             duration_ms=(time.perf_counter() - self.started) * 1000, status=status, detail=detail)
 
     async def record(self, complete: bool) -> bool:
-        """Append the record; on failure send the 503 instead of the held response. True when recorded."""
+        """Append the record; on failure send the 503 instead of the held response — unless that response is a
+        refusal (401/403/429), which serves no data and goes out as it is. True when it may be sent."""
         self.recorded = True
         try:
             await self.audit.append(self.event(complete))
         except AuditUnavailable:
+            if self.status in DENIALS:
+                log.error("audit store unavailable: a %s refusal of %s went out unrecorded", self.status,
+                          self.scope.get("path"))
+                return True
             self.refused = True
             await send_unavailable(self.send)
             return False
@@ -174,9 +179,20 @@ async def send_unavailable(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class _NoAuditLog:
+    """An app without an audit log: every record is refused, so data is refused (503) and refusals still go out."""
+
+    async def append(self, event: AuditEvent) -> None:
+        raise AuditUnavailable(f"no audit log on app.state.audit: {event.kind} {event.route} not recorded")
+
+
+_NO_AUDIT_LOG = _NoAuditLog()
+
+
 class AuditMiddleware:
     """Audits every HTTP request outside `settings.unaudited_paths` (see the module docstring). The audit log
-    and clock come from the app's state (`app.state.audit`, `app.state.clock`); no audit log: 503."""
+    and clock come from the app's state (`app.state.audit`, `app.state.clock`); without an audit log, data is
+    refused with 503 and refusals go out as they are."""
 
     def __init__(self, app: ASGIApp, settings: AuditSettings | None = None) -> None:
         self.app = app
@@ -190,11 +206,7 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         state = getattr(scope.get("app"), "state", None)
-        audit: AuditLog | None = getattr(state, "audit", None)
-        if audit is None:
-            log.error("no audit log on app.state.audit: refusing %s", scope.get("path"))
-            await send_unavailable(send)
-            return
+        audit: AuditLog = getattr(state, "audit", None) or _NO_AUDIT_LOG
         clock: Clock = getattr(state, "clock", None) or SystemClock()
         request = _AuditedRequest(scope, send, audit, clock, self.settings)
         try:

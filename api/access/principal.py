@@ -12,8 +12,8 @@ set being unreachable is 503.
 
 `require_family(f)` admits a principal whose role reads family `f` (services and API keys also need the scope
 `read:<f>`); `require_recent_mfa(max_age)` one whose role may run sensitive reports and who passed MFA within
-`max_age`. `RowScope` (`RowScopeDep`) is the one helper routes use to limit a table to the caller's branches
-and to mask the personal columns of what they return.
+`max_age`. `api.access.rows.RowScope` (`RowScopeDep`) is the one helper routes use to limit a table to the
+caller's branches and to mask the personal columns of what they return.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -32,8 +32,7 @@ from typing import Annotated, Any, Literal, NoReturn, Protocol
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.access.masking import mask_row
-from api.access.policy import BRANCHES_PARAMETER, AccessPolicy, BranchScopeError, Role
+from api.access.policy import BRANCHES_PARAMETER, AccessPolicy
 from api.access.tokens import InvalidToken, KeysUnavailable, TokenVerifier, bearer_challenge, parse_bearer
 from api.deps import ClickHousePool, ClockDep, PolicyDep
 
@@ -371,44 +370,3 @@ def require_recent_mfa(max_age: timedelta = timedelta(minutes=15)) -> Callable[.
         return principal
 
     return dependency
-
-
-# ---------------------------------------------------------------- rows
-
-
-@dataclass(frozen=True, slots=True)
-class RowScope:
-    """What the caller may see of a table: `where(table)` limits rows, `mask(table, rows)` hides personal data.
-    With the request given, the branch filter applied is noted for the request's audit record."""
-
-    principal: Principal
-    policy: AccessPolicy
-    request: Request | None = None
-
-    @property
-    def role(self) -> Role:
-        return self.policy.role(self.principal.role)
-
-    def where(self, table: str) -> tuple[str, dict[str, Any]]:
-        """The SQL condition (and parameters) limiting `table` to the caller's branches; 403 for company-wide
-        figures a branch-scoped caller may not see."""
-        try:
-            condition = self.policy.branch_condition(table, self.principal.branches)
-        except BranchScopeError:
-            raise HTTPException(403, f"{table} holds company-wide figures; the caller sees only its branches") from None
-        if self.request is not None:
-            branches = self.principal.branches
-            self.request.state.audit_branch_filter = "all" if branches is None else ",".join(sorted(branches))
-        return condition
-
-    def mask(self, table: str, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """`rows` of `table` with the personal columns the caller's role sees masked."""
-        columns, masked = self.policy.table(table).personal_columns, self.role.masked
-        return [mask_row(row, columns, masked) for row in rows]
-
-
-def get_row_scope(request: Request, principal: CurrentPrincipal, policy: PolicyDep) -> RowScope:
-    return RowScope(principal, policy, request)
-
-
-RowScopeDep = Annotated[RowScope, Depends(get_row_scope)]

@@ -23,7 +23,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from api.access.audit_middleware import audit_rows
-from api.access.principal import RowScope, RowScopeDep, require_family
+from api.access.principal import require_family
+from api.access.rows import RowScope, RowScopeDep
 from api.deps import ClickHouseDep, ClockDep
 from infra.clock import TAIPEI, business_day
 

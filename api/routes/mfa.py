@@ -29,11 +29,16 @@ def _unauthorized(description: str) -> HTTPException:
         "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'})
 
 
-async def token_claims(request: Request, identity: IdentityDep) -> dict[str, Any]:
-    """The verified claims of the caller's access token (see the module contract)."""
+def bearer_token(request: Request) -> str:
+    """The caller's bearer token; 401 before anything else (the identity provider included) is consulted."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token or len(token) > 8192:
         raise _unauthorized("a bearer access token is required")
+    return token
+
+
+async def token_claims(token: Annotated[str, Depends(bearer_token)], identity: IdentityDep) -> dict[str, Any]:
+    """The verified claims of the caller's access token (see the module contract)."""
     try:
         claims = identity.issuer.decode(token.strip())
     except (jwt.PyJWTError, ValueError, TypeError):
@@ -54,7 +59,7 @@ class VerifyRequest(BaseModel):
 
 
 @router.post("/totp/enrol", status_code=201, summary="Enrol an authenticator app (the secret is shown once)")
-async def enrol(request: Request, identity: IdentityDep, claims: ClaimsDep) -> JSONResponse:
+async def enrol(request: Request, claims: ClaimsDep, identity: IdentityDep) -> JSONResponse:
     subject = str(claims["sub"])
     try:
         uri = await identity.totp.enrol(subject)
@@ -68,7 +73,7 @@ async def enrol(request: Request, identity: IdentityDep, claims: ClaimsDep) -> J
 
 
 @router.post("/totp/verify", summary="Verify a TOTP code: a new access token with amr pwd+otp and mfa_at")
-async def verify(request: Request, body: VerifyRequest, identity: IdentityDep, claims: ClaimsDep) -> JSONResponse:
+async def verify(request: Request, body: VerifyRequest, claims: ClaimsDep, identity: IdentityDep) -> JSONResponse:
     subject = str(claims["sub"])
     try:
         issued = await identity.totp.verify(subject, body.code, claims)

@@ -21,10 +21,10 @@ from api.access.principal import (
     CurrentPrincipal,
     EmployeeRecord,
     Principal,
-    RowScopeDep,
     require_family,
     require_recent_mfa,
 )
+from api.access.rows import RowScopeDep
 from api.access.tokens import KeysUnavailable, StaticKeys, TokenVerifier
 from api.deps import ClickHousePool
 from infra.access_settings import AccessSettings

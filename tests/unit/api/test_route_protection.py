@@ -24,7 +24,8 @@ PUBLIC: set[tuple[str, str]] = {
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
 }
 # The token endpoint and its kin authenticate clients themselves; the key set and metadata are public by
-# design; MFA routes verify the bearer token through the identity provider (tests/unit/access/test_oauth_mfa.py).
+# design. MFA routes verify the bearer token through the identity provider (tests/unit/access/test_oauth_mfa.py)
+# and refuse a caller without one like every other route (below).
 PUBLIC_PREFIXES = ("/oauth/", "/.well-known/", "/mfa/")
 
 
@@ -111,3 +112,19 @@ def test_a_valid_token_passes_the_gate_of_every_route(harness: tuple[AccessHarne
     for method, path in protected(h.app):
         response = client.request(method, concrete(path), headers=h.bearer("emp:1", amr=["pwd", "otp"]))
         assert response.status_code not in (401, 500), (method, path, response.status_code, response.text[:200])
+
+
+def test_without_audit_store_or_identity_provider_an_anonymous_caller_is_still_refused_not_503(
+    tmp_path: Path,
+) -> None:
+    """An app whose stores are not open (no lifespan: no audit log, no identity provider, no ClickHouse) refuses
+    every non-public route, MFA routes included, with 401: a refusal serves no data, so it needs no audit record
+    to go out; only data is held back (503) when it cannot be audited."""
+    from api.app import create_app
+    from tests.unit.access.access_testing import stack_settings
+
+    app = create_app(stack_settings(tmp_path))
+    client = TestClient(app, raise_server_exceptions=False)
+    routes = protected(app) + sorted(r for r in all_routes(app) if r[1].startswith("/mfa/"))
+    answers = {(method, path): client.request(method, concrete(path)).status_code for method, path in routes}
+    assert answers and set(answers.values()) == {401}, answers
