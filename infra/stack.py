@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import psycopg
@@ -50,9 +51,12 @@ from infra.services import (
     worker_healthy,
 )
 from infra.settings import StackSettings, get_settings, settings_env
-from infra.sftp.runner import ensure_keys, sftp_healthy, start_sftp, stop_sftp
+from infra.sftp.runner import sftp_healthy, start_sftp, stop_sftp
 from infra.simulator.statements import write_statements
 from infra.status import read_status
+
+if TYPE_CHECKING:
+    from api.access.seed_demo_users import DemoUser
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,8 @@ def backfill(settings: StackSettings, days: int, seed: int = 42, extra: tuple[st
     print(f"backfill done in {time.monotonic() - started:.0f}s", flush=True)
 
 
-def up(settings: StackSettings, backfill_days: int, backfill_args: tuple[str, ...] = ()) -> None:
-    """Start every part that is not running and wait until all are healthy."""
+def up(settings: StackSettings, backfill_days: int, backfill_args: tuple[str, ...] = ()) -> list[DemoUser]:
+    """Start every part that is not running and wait until all are healthy; the demo sign-ins."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     ensure_jars(settings)
     start_postgres(settings)
@@ -129,12 +133,13 @@ def up(settings: StackSettings, backfill_days: int, backfill_args: tuple[str, ..
     backfill(settings, backfill_days, extra=backfill_args)
     start_connect(settings)
     register_connector(settings, list(CAPTURED_TABLES))
-    prepare_access(settings)
+    users = prepare_access(settings)
     start_redis(*redis_address(settings), settings.state_dir)
     start_services(settings)
     start_bank_import(settings)
     wait_healthy(settings, timeout=180)
     provision_views(settings, bi_plan)  # over the worker's and the bank landing's tables
+    return users
 
 
 def redis_address(settings: StackSettings) -> tuple[str, int]:
@@ -143,19 +148,18 @@ def redis_address(settings: StackSettings) -> tuple[str, int]:
     return url.hostname or "127.0.0.1", url.port or 6379
 
 
-def prepare_access(settings: StackSettings) -> None:
+def prepare_access(settings: StackSettings) -> list[DemoUser]:
     """The audit trail's schema and the local stack's demo sign-ins (passwords kept in the state dir)."""
     from api.access.audit_pg import ensure_audit_schema
     from api.access.seed_demo_users import demo_passwords_file, seed_demo_users
 
     asyncio.run(ensure_audit_schema(settings.postgres.dsn(), retention_years=settings.audit.retention_years))
-    seed_demo_users(settings.postgres.dsn(), demo_passwords_file(settings.state_dir))
+    return seed_demo_users(settings.postgres.dsn(), demo_passwords_file(settings.state_dir))
 
 
-def print_demo_users(settings: StackSettings) -> None:
-    from api.access.seed_demo_users import demo_passwords_file, format_demo_users, seed_demo_users
+def print_demo_users(settings: StackSettings, users: list[DemoUser]) -> None:
+    from api.access.seed_demo_users import demo_passwords_file, format_demo_users
 
-    users = seed_demo_users(settings.postgres.dsn(), demo_passwords_file(settings.state_dir))
     ca = f"--cacert {settings.api_tls_files().ca_certificate} " if settings.api.tls else ""
     print(f"\ndemo sign-ins (kept in {demo_passwords_file(settings.state_dir)}); a token:\n"
           f"  curl -s {ca}{settings.api_url('/oauth/token')} -d grant_type=password "
@@ -164,12 +168,11 @@ def print_demo_users(settings: StackSettings) -> None:
 
 
 def start_bank_import(settings: StackSettings) -> None:
-    """The SFTP server (with the statements of the last days in its inbox, written once) and the bank import
-    and landing services."""
-    keys = sftp_keys_dir(settings.state_dir)
-    ensure_keys(keys)
+    """The SFTP server (its keys made on first start; the statements of the last days not yet written put in
+    its inbox) and the bank import and landing services."""
     root = sftp_root_dir(settings.state_dir)
-    start_sftp(settings.bank.sftp_host, settings.bank.sftp_port, root, keys, settings.state_dir)
+    start_sftp(settings.bank.sftp_host, settings.bank.sftp_port, root, sftp_keys_dir(settings.state_dir),
+               settings.state_dir)
     if settings.bank.local_statement_days > 0:
         # Only days not yet written: files the importer moved to archive/ or rejected/ count as written.
         written = write_statements(settings.postgres.dsn(), root / settings.bank.remote_inbox_dir.strip("/"),
@@ -230,9 +233,9 @@ def clean(settings: StackSettings) -> None:
 
 def run(settings: StackSettings, backfill_days: int, rate: float) -> None:
     """`up`, print where everything is, run the live simulator until Ctrl-C, then stop everything."""
-    up(settings, backfill_days)
+    users = up(settings, backfill_days)
     status(settings)
-    print_demo_users(settings)
+    print_demo_users(settings, users)
     print("\nClickHouse for BI tools (database luckygas_bi; see README):\n  " + "\n  ".join(bi_logins(settings)))
     print(f"\nlive simulator at {rate} row changes/s — Ctrl-C stops the whole stack\n", flush=True)
     live = subprocess.Popen(simulator_command("live", "--rate", str(rate)), env=child_env(settings))
