@@ -34,8 +34,10 @@ from api.access.policy import AccessPolicy, load_policy
 from api.access.principal import ClickHouseEmployeeDirectory, current_principal, require_family
 from api.access.tokens import KeySource, TokenVerifier, key_source
 from api.deps import CLICKHOUSE_UNREACHABLE, ClickHousePool
+from api.reports.catalog import catalog
+from api.reports.catalog import check as check_catalog
 from api.routes import audit as audit_routes
-from api.routes import freshness, health, kpis, metrics, mfa, oauth, sms_receipts
+from api.routes import freshness, health, kpis, metrics, mfa, oauth, reports, sms_receipts
 from api.routes import keys as keys_routes
 from infra.clickhouse.runner import get_client
 from infra.clock import Clock, SystemClock
@@ -91,6 +93,9 @@ def create_app(settings: StackSettings, clock: Clock | None = None, *, keys: Key
     app.state.settings = settings
     app.state.clock = app_clock
     app.state.policy = policy or load_policy(settings.access.policy_file)
+    problems = check_catalog(catalog().values(), app.state.policy)
+    if problems:
+        raise ValueError("report catalog: " + "; ".join(problems))
     app.state.token_verifier = TokenVerifier(settings.access, keys or key_source(settings), app_clock)
     app.state.readiness = health.ReadinessProbe(settings)
     app.state.audit_settings = settings.audit
@@ -101,8 +106,8 @@ def create_app(settings: StackSettings, clock: Clock | None = None, *, keys: Key
     for public in (oauth.router, mfa.router):  # they check their own credentials and audit themselves
         app.include_router(public)
     limited = [Depends(principal_rate_limit(current_principal))]
-    for router in (health.router, freshness.router, metrics.router, kpis.router, keys_routes.router,
-                   audit_routes.router):
+    for router in (health.router, freshness.router, metrics.router, kpis.router, reports.reports_router(),
+                   keys_routes.router, audit_routes.router):
         app.include_router(router, dependencies=limited)
     _mount_sms(app)
     _handle_errors(app)

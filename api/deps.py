@@ -117,6 +117,9 @@ def clickhouse_pool(request: Request) -> ClickHousePool:
     return pool
 
 
+ClickHousePoolDep = Annotated[ClickHousePool, Depends(clickhouse_pool)]
+
+
 def get_clickhouse(request: Request) -> Iterator[Client]:
     """One pooled client for this request (503 when none can be had)."""
     pool = clickhouse_pool(request)

@@ -10,6 +10,11 @@ command -v mvn >/dev/null         || need+=(maven)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v rabbitmq-server >/dev/null || need+=(rabbitmq-server)
 command -v runuser >/dev/null     || need+=(util-linux)
+# report PDFs (api/reports/formats/pdf_out.py, WeasyPrint): Pango, the Traditional Chinese fonts, and
+# HarfBuzz's subsetter (without it WeasyPrint subsets the 20 MB CJK fonts with fontTools: minutes per PDF)
+compgen -G '/usr/lib/*/libpangoft2-1.0.so.0' >/dev/null || need+=(libpangoft2-1.0-0)
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
+compgen -G '/usr/lib/*/libharfbuzz-subset.so.0' >/dev/null || need+=(libharfbuzz-subset0)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"

@@ -85,6 +85,8 @@ def worker_healthy(settings: StackSettings) -> bool:
 
 
 def api_healthy(settings: StackSettings) -> bool:
+    if settings.api.tls and not settings.api_tls_files().ca_certificate.exists():
+        return False  # never started here: no local CA yet
     try:
         response = httpx.get(settings.api_url("/health/live"), timeout=2, verify=settings.api_verify())
     except httpx.HTTPError:

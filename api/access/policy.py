@@ -43,6 +43,7 @@ class Role:
     masked: frozenset[MaskKind]
     sensitive: bool
     money: Literal["all", "today_totals", "none"]
+    inactive_customers: bool = False  # may list closed and blacklisted customers (W100 status filtering)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ class _RoleEntry(_Strict):
     masked: list[MaskKind]
     sensitive: bool
     money: Literal["all", "today_totals", "none"]
+    inactive_customers: bool = False
 
 
 class _Via(_Strict):
@@ -190,7 +192,7 @@ def load_policy(path: Path | None = None) -> AccessPolicy:
 
 def _build(parsed: _PolicyFile) -> AccessPolicy:
     roles = {name: Role(name, r.title_zh, r.title_en, r.branch_scope, frozenset(r.families), frozenset(r.masked),
-                        r.sensitive, r.money) for name, r in parsed.roles.items()}
+                        r.sensitive, r.money, r.inactive_customers) for name, r in parsed.roles.items()}
     tables = {name: TableAccess(name, t.family, t.branch_column, MappingProxyType(dict(t.personal_columns)),
                                 t.branch_rows, None if t.branch_via is None else BranchVia(t.branch_via.table,
                                                                                            t.branch_via.key),

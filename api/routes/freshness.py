@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
+from api.access.audit_middleware import audit_rows
 from api.access.principal import require_family
 from api.deps import ClickHouseDep, SettingsDep
 
@@ -43,7 +44,7 @@ class Freshness(BaseModel):
 
 
 @router.get("/freshness", response_model=Freshness)
-def freshness(settings: SettingsDep, clickhouse: ClickHouseDep) -> Freshness:
+def freshness(request: Request, settings: SettingsDep, clickhouse: ClickHouseDep) -> Freshness:
     sla = settings.api.freshness_sla_seconds
     result = clickhouse.query("SELECT source_table, age_ms, last_commit_at, last_visible_at, last_lag_ms, "
                               "caught_up_to, events_applied FROM freshness_now ORDER BY source_table")
@@ -55,5 +56,6 @@ def freshness(settings: SettingsDep, clickhouse: ClickHouseDep) -> Freshness:
         for r in result.result_rows
     ]
     worst = max((t.age_seconds for t in tables), default=None)
+    audit_rows(request, len(tables))
     return Freshness(sla_seconds=sla, within_sla=bool(tables) and all(t.status == "fresh" for t in tables),
                      worst_age_seconds=worst, tables=tables)

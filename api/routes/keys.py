@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.access.audit_middleware import audit_rows
 from api.access.credentials import API_KEY_PREFIX_LEN, ApiKeyRecord
 from api.access.identity import Identity, OAuthError, audit, get_identity
 from api.access.principal import CurrentPrincipal, Principal
@@ -102,8 +103,10 @@ async def create_key(request: Request, body: KeyCreate, identity: IdentityDep, m
 
 
 @router.get("", response_model=list[KeyView], summary="Every API key (without secrets)")
-async def list_keys(identity: IdentityDep, manager: ManagerDep) -> list[KeyView]:
-    return [KeyView.of(record) for record in await identity.store.list_api_keys()]
+async def list_keys(request: Request, identity: IdentityDep, manager: ManagerDep) -> list[KeyView]:
+    keys = [KeyView.of(record) for record in await identity.store.list_api_keys()]
+    audit_rows(request, len(keys))
+    return keys
 
 
 @router.delete("/{prefix}", status_code=204, summary="Revoke an API key")

@@ -22,7 +22,7 @@ from api.access.audit import MemoryAuditLog
 from api.access.principal import EmployeeRecord, get_employee_directory
 from api.access.tokens import StaticKeys
 from api.app import Stores, create_app
-from api.deps import get_clickhouse
+from api.deps import ClickHousePool, clickhouse_pool, get_clickhouse
 from infra.clock import FixedClock
 from infra.settings import (
     AccessSettings,
@@ -84,7 +84,10 @@ class FakeResult:
 
 
 def zeros(sql: str) -> list[tuple[Any, ...]]:
-    """One row of zeros, as wide as the query's select list."""
+    """One row of zeros, as wide as the query's select list; no rows for a report's query (its columns are
+    typed: zeros would not fit) or for the freshness table."""
+    if "freshness_now" in sql or ("(SELECT * FROM `" in sql and not sql.startswith("SELECT count()")):
+        return []
     select = sql[sql.index("SELECT") + 6:sql.index(" FROM ")]
     depth, width = 0, 1
     for char in select:
@@ -104,9 +107,16 @@ class FakeClickHouse:
     def close(self) -> None:
         self.closed = True
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> FakeResult:
+    def query(self, sql: str, parameters: dict[str, Any] | None = None,
+              settings: dict[str, Any] | None = None) -> FakeResult:
         self.queries.append((sql, dict(parameters or {})))
         return FakeResult(self.answer(sql))
+
+    @contextmanager
+    def query_rows_stream(self, sql: str, parameters: dict[str, Any] | None = None,
+                          settings: dict[str, Any] | None = None) -> Iterator[Iterator[tuple[Any, ...]]]:
+        self.queries.append((sql, dict(parameters or {})))
+        yield iter(self.answer(sql))
 
 
 # Employees of the tests: id -> (branch, source role code, status)
@@ -145,6 +155,8 @@ class AccessHarness:
         if self.clickhouse is not None:
             fake = self.clickhouse
             self.app.dependency_overrides[get_clickhouse] = lambda: fake
+            pool = ClickHousePool(lambda: fake)  # type: ignore[arg-type,return-value]
+            self.app.dependency_overrides[clickhouse_pool] = lambda: pool
 
     def token(self, sub: str, **extra: Any) -> str:
         return self.key.sign(claims(self.clock, sub, **extra))

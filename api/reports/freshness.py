@@ -1,0 +1,74 @@
+"""How old a report's data is, and a version that changes whenever any of it may have changed.
+
+Contract: `source_tables(tables)` maps the ClickHouse tables a report read to the operational tables they come
+from (`v_w500_invoice_header` → `w500.invoice_header`; an aggregate view → every source table, conservatively;
+bank tables → none: they are not streamed and carry no freshness). `data_state(client, sources)` reads the
+streamed freshness rows once and returns a `DataState`: `version` changes whenever a change to any of `sources`
+was applied (the worker counts applied events per table), `as_of` is when the data was complete up to (the
+oldest "caught up" instant of the sources), `last_modified` the newest change applied. `cacheable` is False when
+a source has no freshness (bank tables): such a report is always computed afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from clickhouse_connect.driver.client import Client
+
+from schemas.registry import TABLES
+
+_UNSTREAMED_PREFIXES = ("bank_", "v_bank_")
+
+
+@dataclass(frozen=True, slots=True)
+class DataState:
+    version: str
+    as_of: datetime | None
+    last_modified: datetime | None
+    cacheable: bool
+
+
+def source_tables(tables: Iterable[str]) -> tuple[frozenset[str], bool]:
+    """The operational tables behind `tables`, and whether all of them are streamed (have freshness)."""
+    sources: set[str] = set()
+    streamed = True
+    for table in tables:
+        if table.startswith(_UNSTREAMED_PREFIXES):
+            streamed = False
+        elif table.startswith("v_w"):
+            schema, _, name = table.removeprefix("v_").partition("_")
+            sources.add(f"{schema}.{name}")
+        else:  # an aggregate view: every source may feed it
+            sources.update(TABLES)
+    return frozenset(sources), streamed
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def data_state(client: Client, tables: Iterable[str]) -> DataState:
+    """The version, as-of and last-modified instants of the data behind `tables`."""
+    sources, streamed = source_tables(tables)
+    if not sources:
+        return DataState("unstreamed", None, None, False)
+    rows = client.query("SELECT source_table, events_applied, last_commit_at, caught_up_to FROM freshness_now "
+                        "WHERE source_table IN {sources:Array(String)} ORDER BY source_table",
+                        parameters={"sources": sorted(sources)}).result_rows
+    digest = hashlib.sha256()
+    caught_up: list[datetime] = []
+    commits: list[datetime] = []
+    for source, applied, last_commit, caught in rows:
+        digest.update(f"{source}={applied};".encode())
+        commit, up_to = _utc(last_commit), _utc(caught)
+        complete = max((t for t in (commit, up_to) if t is not None), default=None)
+        if complete is not None:
+            caught_up.append(complete)
+        if commit is not None:
+            commits.append(commit)
+    complete_all = len(rows) == len(sources)
+    return DataState(digest.hexdigest()[:32], min(caught_up) if caught_up and complete_all else None,
+                     max(commits, default=None), streamed and complete_all)
