@@ -167,6 +167,17 @@ def print_demo_users(settings: StackSettings, users: list[DemoUser]) -> None:
           f"-d username=<user> -d password=<password>\n{format_demo_users(users)}", flush=True)
 
 
+def print_reports(settings: StackSettings) -> None:
+    """Where the report catalog is: its listing, one example in each format, the API's documentation."""
+    ca = f"--cacert {settings.api_tls_files().ca_certificate} " if settings.api.tls else ""
+    base = settings.api_url("/reports")
+    print(f"\nreport catalog (every report, its parameters: {settings.api_url('/docs')}#/reports):\n"
+          f"  curl -s {ca}-H 'Authorization: Bearer <token>' {base}\n"
+          f"  curl -s {ca}-H 'Authorization: Bearer <token>' '{base}/daily_sales?format=pdf' -o daily_sales.pdf\n"
+          f"  formats: json, csv (Excel zh-TW), xlsx, parquet, pdf (P&L, balance sheet, AR aging, daily sales, "
+          f"daily dispatch)", flush=True)
+
+
 def start_bank_import(settings: StackSettings) -> None:
     """The SFTP server (its keys made on first start; the statements of the last days not yet written put in
     its inbox) and the bank import and landing services."""
@@ -236,6 +247,7 @@ def run(settings: StackSettings, backfill_days: int, rate: float) -> None:
     users = up(settings, backfill_days)
     status(settings)
     print_demo_users(settings, users)
+    print_reports(settings)
     print("\nClickHouse for BI tools (database luckygas_bi; see README):\n  " + "\n  ".join(bi_logins(settings)))
     print(f"\nlive simulator at {rate} row changes/s — Ctrl-C stops the whole stack\n", flush=True)
     live = subprocess.Popen(simulator_command("live", "--rate", str(rate)), env=child_env(settings))

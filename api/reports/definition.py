@@ -78,13 +78,15 @@ class Drill:
 
 @dataclass(frozen=True, slots=True)
 class Chart:
-    """A chart for the PDF: `kind` of `y` columns against column `x`."""
+    """A chart for the PDF: `kind` of `y` columns against column `x` (only the `top` x values with the
+    largest sum of `y`, when set: a chart of 3,000 customers is no chart)."""
 
     kind: Literal["line", "bar"]
     x: str
     y: tuple[str, ...]
     title_zh: str
     title_en: str
+    top: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

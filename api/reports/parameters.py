@@ -5,6 +5,7 @@ filled in from today's business day in Asia/Taipei) or raises `ParameterError(na
 `ParameterForbidden` (→ 403) for a branch outside the caller's branches or `include_inactive` asked for by a
 role that may not see closed and blacklisted customers. Unknown parameters are refused (a typo must not
 silently give the default). `date_from`/`date_to` must be in order and within `report.max_range_days`.
+A `branch` parameter left out by a caller of one branch is that branch.
 `RESERVED` names (format) belong to the route, not the report.
 """
 
@@ -47,10 +48,17 @@ def parse(report: Report, raw: Mapping[str, str], today: date, principal: Princi
         if name not in known and name not in RESERVED:
             takes = ", ".join(sorted(known)) or "no parameters"
             raise ParameterError(name, f"unknown parameter; {report.id} takes {takes}")
-    values = {p.name: _value(p, raw.get(p.name), today) for p in report.params}
+    values = {p.name: _value(p, raw.get(p.name) or _own_branch(p, principal), today) for p in report.params}
     _check_range(report, values)
     _check_rights(values, principal, policy)
     return values
+
+
+def _own_branch(param: Param, principal: Principal) -> str | None:
+    """A branch parameter left out by a caller of one branch is that branch."""
+    if param.kind == "branch" and principal.branches is not None and len(principal.branches) == 1:
+        return next(iter(principal.branches))
+    return None
 
 
 def _value(param: Param, text: str | None, today: date) -> Any:

@@ -16,8 +16,9 @@ each branch-carrying view a row filter that is the API's own `AccessPolicy.branc
 `bi_hourly` (each user counted apart) and its `<networks>`. `default` stays passwordless, bound to loopback.
 
 `provision(settings)` applies it to the local server: it writes the users file and restarts the server when
-the file differs from what the running server read at its start (`provision_users`), then creates the views
-whose sources exist (`provision_views`). StackError when the server does not come back.
+the file differs from what the running server read at its start (`provision_users`), then creates the report
+catalog's views in the analytics database (infra/clickhouse/report_views.py) and the BI views whose sources
+exist (`provision_views`). StackError when the server does not come back.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from infra.clickhouse.access_render import (
 )
 from infra.clickhouse.bi_settings import LOCAL_USERS, BiAccessSettings, BiUser
 from infra.clickhouse.mask_sql import mask_sql
+from infra.clickhouse.report_views import create_report_views, report_view_columns
 from infra.clickhouse.runner import (
     clickhouse_healthy,
     clickhouse_process,
@@ -96,13 +98,14 @@ def _user_grants(policy: AccessPolicy, bi: BiAccessSettings, user: BiUser,
         except BranchScopeError:
             continue  # company-wide figures: not for a reader limited to branches
         hidden = tuple(sorted(c for c, kind in access.personal_columns.items() if kind in role.masked))
-        views.setdefault(access.table, PublishedView(access.table, access.table, {}))
+        documented = report_view_columns(access.table)
+        views.setdefault(access.table, PublishedView(access.table, access.table, {}, *documented))
         grants[access.table] = ViewGrant(access.table, revoked=hidden, row_filter=row_filter)
         if hidden:
             for kind in access.personal_columns.values():
                 mask_sql(kind, "probe")
             name = masked_view_name(access.table)
-            views.setdefault(name, PublishedView(name, access.table, dict(access.personal_columns)))
+            views.setdefault(name, PublishedView(name, access.table, dict(access.personal_columns), *documented))
             grants[name] = ViewGrant(name, row_filter=row_filter)
         if row_filter is not None:
             _via_grants(policy, access, branches, bi.database, readable, views, grants)
@@ -238,6 +241,8 @@ def provision_views(settings: StackSettings, plan: AccessPlan) -> tuple[list[str
         raise StackError(f"ClickHouse does not answer at {settings.clickhouse.http_url()}: start it first")
     client = get_client(settings, database="default")
     try:
+        # The report catalog's views first (api/reports/bi_views.py): they are policy tables like the others.
+        _, missing_reports = create_report_views(client, plan.source_database)
         existing = {row[0] for row in client.query(
             "SELECT name FROM system.tables WHERE database = {db:String}",
             parameters={"db": plan.source_database}).result_rows}
@@ -257,7 +262,7 @@ def provision_views(settings: StackSettings, plan: AccessPlan) -> tuple[list[str
                 client.command(f"DROP VIEW IF EXISTS `{plan.bi.database}`.`{name}`")
     finally:
         client.close()
-    return created, sorted(set(missing))
+    return created, sorted(set(missing) | set(missing_reports))
 
 
 def provision(settings: StackSettings, policy: AccessPolicy | None = None,

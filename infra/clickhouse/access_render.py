@@ -35,11 +35,15 @@ def masked_view_name(table: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PublishedView:
-    """A view in the BI database over `source` in the analytics database; `masks`: column -> kind."""
+    """A view in the BI database over `source` in the analytics database; `masks`: column -> kind. `columns`
+    (name, type, comment) and `comment` document it in the BI database (the report views of
+    api/reports/bi_views.py); empty: the source's columns, undocumented."""
 
     name: str
     source: str
     masks: Mapping[str, str]
+    columns: tuple[tuple[str, str, str], ...] = ()
+    comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +80,11 @@ def view_statements(plan: AccessPlan) -> list[str]:
     for view in plan.views:
         replace = ", ".join(f"{mask_sql(kind, col)} AS `{col}`" for col, kind in view.masks.items())
         columns = f"* REPLACE ({replace})" if replace else "*"
-        statements.append(f"CREATE OR REPLACE VIEW `{db}`.`{view.name}` DEFINER = `{definer}` SQL SECURITY DEFINER "
-                          f"AS SELECT {columns} FROM `{src}`.`{view.source}`")
+        described = ", ".join(f"`{c}` {kind} COMMENT {sql_string(text)}" for c, kind, text in view.columns)
+        listed = f" ({described})" if described else ""
+        comment = f" COMMENT {sql_string(view.comment)}" if view.comment else ""
+        statements.append(f"CREATE OR REPLACE VIEW `{db}`.`{view.name}`{listed} DEFINER = `{definer}` SQL SECURITY "
+                          f"DEFINER AS SELECT {columns} FROM `{src}`.`{view.source}`{comment}")
     return statements
 
 

@@ -4,8 +4,10 @@ Contract: `report_differences(settings, only)` runs each report (all, or the ids
 truth's cases twice — as the head office (all branches) and as a manager of one branch (`VERIFY_BRANCH`) —
 through the same runner the API uses, runs the truth's PostgreSQL query with the same parameter values, and
 returns every difference (a row on one side only, or a cell that differs) and the number of cells checked. A
-report without a truth is itself a difference: every report must be proven. Money compares to the cent,
-rates to 4 decimals, datetimes to the second.
+report without a truth is itself a difference: every report must be proven. With every report checked, the
+ledger's accounting identities (`accounting_identities`: journals and periods balance, the balance sheet
+balances, net income equals the change in net assets) are checked too; each broken one is a difference.
+Money compares to the cent, rates to 4 decimals, datetimes to the second.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from api.access.principal import Principal
 from api.access.rows import RowScope
 from api.reports.catalog import catalog
 from api.reports.definition import Column, Report
+from api.reports.library.w600_accounting import accounting_identities
 from api.reports.parameters import parse
 from api.reports.runner import all_rows, prepare
 from infra.clickhouse.runner import get_client
@@ -134,6 +137,9 @@ def report_differences(settings: StackSettings, only: Iterable[str] | None = Non
                     continue
                 found, checked[report.id] = check_report(report, truth, conn, clickhouse, policy, today)
                 diffs += found
+            if wanted is None:
+                diffs += [ReportDifference("accounting", "identities", broken)
+                          for broken in accounting_identities(clickhouse)]
     finally:
         clickhouse.close()
     return diffs, checked

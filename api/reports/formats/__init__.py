@@ -42,7 +42,7 @@ MEDIA_TYPES: Mapping[str, str] = {
     "pdf": "application/pdf",
 }
 EXTENSIONS: Mapping[str, str] = {"json": "json", "csv": "csv", "xlsx": "xlsx", "parquet": "parquet", "pdf": "pdf"}
-BOUNDED: Mapping[str, int] = {"xlsx": 1_048_575, "pdf": 5_000}
+BOUNDED: Mapping[str, int] = {"xlsx": 1_048_575, "pdf": 2_000}  # a printed statement, not an export
 _MODULES = {"json": "json_out", "csv": "csv_out", "xlsx": "xlsx_out", "parquet": "parquet_out", "pdf": "pdf_out"}
 
 

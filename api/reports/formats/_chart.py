@@ -44,7 +44,9 @@ def series(chart: Chart, report: Report, rows: Sequence[tuple[Any, ...]]) -> tup
             if value is not None:
                 point[i] = (point[i] or 0.0) + value
     xs = list(sums)
-    if report.column(chart.x).kind in _SORTED_KINDS and None not in sums:
+    if chart.top is not None and len(xs) > chart.top:
+        xs = sorted(xs, key=lambda x: -sum(v or 0.0 for v in sums[x]))[:chart.top]
+    elif report.column(chart.x).kind in _SORTED_KINDS and None not in sums:
         xs.sort()
     return xs, [[sums[x][i] for x in xs] for i in range(len(y_at))]
 

@@ -3,7 +3,8 @@
 The page has the company header (樂氣瓦斯 Lucky Gas), the report's titles (zh-TW and English), its parameters,
 when it was generated and how old its data is (Asia/Taipei), the caller's branches, the report's `Chart` as
 inline SVG when it has one (`api.reports.formats._chart`), then the rows as a table whose header (zh-TW labels
-with units, English below) repeats on every page; numbers are right-aligned with thousands separators.
+with units, English below) repeats on every page; numbers are right-aligned with thousands separators (codes
+such as order ids without), a rate without a unit (a fraction) as a percentage.
 Pages are numbered "第 N 頁 / 共 M 頁". Text is set in Noto Sans CJK TC (Debian fonts-noto-cjk, installed by
 infra/install-system.sh), which WeasyPrint embeds. A report with more than `_LANDSCAPE_COLUMNS` columns is
 printed landscape. A PDF is bounded: the route checks the count first (`BOUNDED["pdf"]`); the renderer holds
@@ -61,7 +62,11 @@ def _decimal(value: Any) -> str:
 
 
 def _rate(value: Any) -> str:
-    return f"{float(value):,.4f}"
+    return f"{float(value):,.2f}"  # unit "%": already in percent
+
+
+def _fraction(value: Any) -> str:
+    return f"{float(value) * 100:,.2f}%"  # a rate without a unit is a fraction: 0.95 → 95.00%
 
 
 def _float(value: Any) -> str:
@@ -85,13 +90,16 @@ _FORMATTERS: dict[str, Callable[[Any], str]] = {
 
 
 def cell_text(column: Column, value: Any) -> str:
-    """How a value is printed: "1,234.50", "2026-03-01", "2026-03-01 09:30", "是"; None as "—" ("" for text)."""
+    """How a value is printed: "1,234.50", "95.00%", "2026-03-01", "2026-03-01 09:30", "是"; None as "—" ("" for
+    text)."""
     if value is None:
         return "" if column.kind == "text" else "—"
     if isinstance(value, str) and column.kind != "text":
         return value  # a masked personal value
     if column.kind == "int":
         return str(value) if identifier(column) else f"{int(value):,}"
+    if column.kind == "rate" and column.unit is None:
+        return _fraction(value)
     return _FORMATTERS[column.kind](value)
 
 

@@ -2,10 +2,11 @@
 
 Written with xlsxwriter in constant-memory mode to a temporary file (rows go to disk as they come), whose bytes
 are then yielded in pieces and the file deleted. Cells are typed: numbers are numbers, money has the TWD
-format "#,##0.00", dates are Excel dates ("yyyy-mm-dd"), datetimes Excel datetimes in Asia/Taipei (Excel has
-no time zone), booleans Excel booleans, text always text (never a formula or a link). The header row is the
-zh-TW labels with units ("含稅金額 (TWD)"), frozen and filterable; column widths follow the labels and the
-longest text seen. A sheet holds at most `BOUNDED["xlsx"]` data rows: the route checks the count first.
+format "#,##0.00", a rate without a unit (a fraction) "0.00%", codes (order id, line no) no separators, dates
+are Excel dates ("yyyy-mm-dd"), datetimes Excel datetimes in Asia/Taipei (Excel has no time zone), booleans
+Excel booleans, text always text (never a formula or a link). The header row is the zh-TW labels with units
+("含稅金額 (TWD)"), frozen and filterable; column widths follow the labels and the longest text seen. A sheet
+holds at most `BOUNDED["xlsx"]` data rows: the route checks the count first.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ INFO_SHEET = "說明"
 _READ_CHUNK = 256 * 1024
 _FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _NUMBER_FORMATS = {
-    "money": "#,##0.00", "decimal": "#,##0.00########", "rate": "0.00##", "float": "General",
-    "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm:ss",
+    "money": "#,##0.00", "decimal": "#,##0.00########", "int": "#,##0", "rate": "0.00", "float": "General",
+    "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm:ss", "fraction": "0.00%", "code": "0",
 }
 _WIDTHS = {"money": 14, "decimal": 16, "int": 10, "rate": 10, "float": 12, "date": 11, "datetime": 19,
            "bool": 7, "text": 12}
@@ -54,15 +55,24 @@ def _number(value: Any) -> float | int | None:
     return None
 
 
+def _format_kind(column: Column) -> str:
+    """Which number format a column's cells take: a code has no separators, a rate without a unit is a fraction
+    (shown 95.00%), a rate with unit "%" is already in percent (shown 95.00, the label says "(%)")."""
+    if identifier(column):
+        return "code"
+    if column.kind == "rate" and column.unit is None:
+        return "fraction"
+    return column.kind if column.kind in _NUMBER_FORMATS else "float"
+
+
 class _Sheet:
     """The data sheet: writes one row after another, cell by cell with the column's type."""
 
     def __init__(self, book: Any, ctx: RenderContext) -> None:
         self.columns = ctx.report.columns
         self.sheet = book.add_worksheet(sheet_name(ctx.report.title_zh))
-        self.formats = {kind: book.add_format({"num_format": spec}) for kind, spec in _NUMBER_FORMATS.items()}
-        self.formats["int"] = book.add_format({"num_format": "#,##0"})
-        self.plain = book.add_format({"num_format": "0"})
+        formats = {kind: book.add_format({"num_format": spec}) for kind, spec in _NUMBER_FORMATS.items()}
+        self.formats = [formats[_format_kind(c)] for c in self.columns]
         self.widths = [max(width(label(c)) + 2, _WIDTHS[c.kind]) for c in self.columns]
         header = book.add_format({"bold": True, "bg_color": "#DCE6F1", "bottom": 1, "text_wrap": True,
                                   "valign": "vcenter", "align": "center"})
@@ -81,15 +91,14 @@ class _Sheet:
     def _cell(self, col: int, column: Column, value: Any) -> None:
         kind = column.kind
         if kind == "datetime" and isinstance(value, datetime):
-            self.sheet.write_datetime(self.row, col, taipei(value).replace(tzinfo=None), self.formats["datetime"])
+            self.sheet.write_datetime(self.row, col, taipei(value).replace(tzinfo=None), self.formats[col])
         elif kind == "date" and isinstance(value, date):
             day = taipei(value).date() if isinstance(value, datetime) else value
-            self.sheet.write_datetime(self.row, col, day, self.formats["date"])
+            self.sheet.write_datetime(self.row, col, day, self.formats[col])
         elif kind == "bool" and isinstance(value, bool):
             self.sheet.write_boolean(self.row, col, value)
         elif kind != "text" and (number := _number(value)) is not None:
-            cell_format = self.plain if identifier(column) else self.formats[kind]
-            self.sheet.write_number(self.row, col, number, cell_format)
+            self.sheet.write_number(self.row, col, number, self.formats[col])
         else:  # text, a masked personal value, or a code too long for a double
             text = str(value)
             self.widths[col] = min(max(self.widths[col], width(text) + 2), _MAX_WIDTH)

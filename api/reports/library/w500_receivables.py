@@ -94,8 +94,8 @@ AR_AGING = Report(
     how="Invoices dated by as_of and not voided by then, less their live payments dated by as_of (reversed "
         "payments never count: their reversal date is unknown), aged on as_of - invoice date.",
     formats=("json", "csv", "xlsx", "parquet", "pdf"),
-    chart=Chart("bar", "customer_code", ("age_0_30", "age_31_60", "age_61_90", "age_over_90"), "應收帳齡",
-                "Receivables by age"),
+    chart=Chart("bar", "customer_code", ("age_0_30", "age_31_60", "age_61_90", "age_over_90"),
+                "前 15 大客戶應收帳齡", "Receivables by age: the 15 largest balances", top=15),
     drill=(Drill("invoice_payments", {"customer_id": "customer_id", "as_of": "@as_of"}, "發票與收款",
                  "invoices and payments"),),
     key=("customer_id",),

@@ -11,6 +11,7 @@ import yaml
 
 from api.access.masking import mask_row
 from api.access.policy import DEFAULT_POLICY_FILE, BranchScopeError, load_policy
+from api.reports.bi_views import BI_VIEWS, LABELS_VIEW
 from sinks.bank_tables import bank_create_statements, bank_table_defs
 from sinks.ddl import table_defs, view_statements
 
@@ -39,7 +40,9 @@ def test_every_view_and_aggregate_is_listed_and_nothing_unknown() -> None:
     policy = load_policy()
     aggregates = {name for name in table_defs() if name.startswith("agg_")}
     assert _views() | aggregates | set(bank_table_defs()) - {"bank_statements", "bank_movements"} <= set(policy.tables)
-    known = _views() | set(table_defs()) | set(bank_table_defs())
+    report_views = {v.name for v in BI_VIEWS} | {LABELS_VIEW}  # api/reports/bi_views.py
+    assert report_views <= set(policy.tables)
+    known = _views() | set(table_defs()) | set(bank_table_defs()) | report_views
     assert set(policy.tables) <= known, set(policy.tables) - known
     internal = {"stream_offsets", "dead_letters", "freshness"} | {n for n in table_defs() if n.startswith("cur_")}
     assert not internal & set(policy.tables)

@@ -130,7 +130,9 @@ def test_optional_filters_appear_only_when_given() -> None:
     usage = by_id["usage_patterns"]
     _, overdue = build(usage, "branch_manager")
     assert "days_overdue > 0" in overdue.sql and "c.branch_code = {p_branch:String}" in overdue.sql
-    _, everyone = build(usage, "branch_manager", overdue_only="false", branch="")
+    _, own = build(usage, "branch_manager", overdue_only="false", branch="")  # a caller of one branch: its own
+    assert "days_overdue > 0" not in own.sql and "{p_branch:String}" in own.sql
+    _, everyone = build(usage, "head_office", overdue_only="false", branch="")
     assert "days_overdue > 0" not in everyone.sql and "{p_branch:String}" not in everyone.sql
     _, profile = build(by_id["customer_profile"], "dispatcher")
     assert "c.customer_type = {p_customer_type:String}" in profile.sql

@@ -14,7 +14,7 @@ import pytest
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
-from api.reports.definition import Chart
+from api.reports.definition import Chart, Column
 from api.reports.formats import pdf_out, renderer
 from api.reports.formats._chart import series, svg, ticks
 from tests.unit.reports_formats.formats_testing import COLUMNS, REPORT, context, render, row, rows
@@ -91,7 +91,9 @@ def test_more_rows_than_the_bound_are_refused(monkeypatch: pytest.MonkeyPatch) -
 def test_cells_are_printed_for_people() -> None:
     text = [pdf_out.cell_text(c, v) for c, v in zip(COLUMNS, row(1), strict=True)]
     assert text[:7] == ["2026-03-01", "TXG", "陳美玲瓦斯行", "0900000001", "100001", "1", "-350.00"]
-    assert text[7:] == ["12.501", "0.0025", "0.37", "2026-03-01 09:47", "否"]
+    assert text[7:] == ["12.501", "0.25%", "0.37", "2026-03-01 09:47", "否"]  # a rate without a unit: a fraction
+    percent = Column("share", "rate", "占比", "share", "%")
+    assert pdf_out.cell_text(percent, 12.5) == "12.50"
     assert pdf_out.cell_text(COLUMNS[5], 1234567) == "1,234,567" and pdf_out.cell_text(COLUMNS[7], None) == "—"
     assert pdf_out.cell_text(COLUMNS[2], None) == ""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ import openpyxl
 import pytest
 from openpyxl.workbook.workbook import Workbook
 
+from api.reports.definition import Column
 from api.reports.formats import renderer, xlsx_out
 from api.reports.formats._common import label
 from api.reports.formats.xlsx_out import sheet_name
@@ -55,7 +57,8 @@ def test_cells_are_typed(book: Workbook) -> None:
     order_id, cylinders = sheet.cell(2, 5), sheet.cell(3, 6)
     assert order_id.value == 100000 and order_id.number_format == "0"  # a code: no thousands separator
     assert cylinders.value == 1 and cylinders.number_format == "#,##0"
-    assert sheet.cell(3, 8).value == pytest.approx(12.501) and sheet.cell(3, 9).value == 0.0025
+    assert sheet.cell(3, 8).value == pytest.approx(12.501)
+    assert sheet.cell(3, 9).value == 0.0025 and sheet.cell(3, 9).number_format == "0.00%"  # a fraction
     assert sheet.cell(2, 8).value is None  # None is an empty cell
     assert sheet.cell(3, 3).value == "陳美玲瓦斯行" and sheet.cell(3, 3).data_type == "s"
 
@@ -76,6 +79,13 @@ def test_info_sheet_describes_the_run(book: Workbook) -> None:
                      "2026-04-01 10:15:30 (Asia/Taipei)", "2026-04-01 10:10:00 (Asia/Taipei)", "TPE、TXG、KHH",
                      "含稅金額 (TWD)"):
         assert expected in texts, expected
+
+
+def test_a_rate_in_percent_is_not_shown_as_a_fraction() -> None:
+    percent = replace(REPORT, columns=(Column("share", "rate", "占比", "share", "%"),), chart=None)
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(renderer("xlsx")(context(percent), iter([(12.5,)]))))).active
+    assert sheet.cell(1, 1).value == "占比 (%)"
+    assert sheet.cell(2, 1).value == 12.5 and sheet.cell(2, 1).number_format == "0.00"
 
 
 def test_sheet_name_drops_forbidden_characters_and_keeps_31() -> None:
