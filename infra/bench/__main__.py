@@ -1,10 +1,13 @@
 """`make bench`: start a benchmark stack from clean state, measure, write results and the README tables.
 
-    python -m infra.bench [--only cdc|streaming] [--backfill-days 30] [--streaming-days 90] [--keep]
+    python -m infra.bench [--only cdc|streaming|access] [--backfill-days 30] [--streaming-days 90]
+                          [--access-days 7] [--keep]
 
 `cdc`: change capture alone (no worker). `streaming`: the worker and API on 90 days of history: rebuild,
 decode ceiling, Faust's delivery alone (per record vs per fetch), commit-to-visible latency at 100 and
-1,000 changes/s (3 runs each), memory, and a final verify.
+1,000 changes/s (3 runs each), memory, and a final verify. `access`: what authentication, row filtering
+and auditing add to GET /kpis/today (with a token vs the same SQL without access control), audit records
+per second and the chain's verification (infra/bench/access.py).
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from typing import Any
 import psutil
 
 from infra import stack
-from infra.bench import cdc, intake, streaming
+from infra.access_settings import IdentitySettings
+from infra.bench import access, cdc, intake, reports, streaming
+from infra.bench.access_report import access_rows
 from infra.bench.memory import component_rss_mb
 from infra.bench.report import markdown_table, update_readme, write_json
+from infra.bench.reports_report import reports_rows
 from infra.clickhouse.runner import start_clickhouse
 from infra.kafka.broker import start_kafka
 from infra.kafka.connect import register_connector, start_connect
@@ -49,6 +55,7 @@ def bench_settings() -> StackSettings:
         connect=ConnectSettings(rest_url="http://127.0.0.1:18283"),
         clickhouse=ClickHouseSettings(http_port=18323, tcp_port=19200),
         api=ApiSettings(port=18200),
+        identity=IdentitySettings(redis_url="redis://127.0.0.1:16579/0", public_url="https://127.0.0.1:18200"),
     )
 
 
@@ -185,15 +192,33 @@ def streaming_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def run_access(days: int, keep: bool) -> dict[str, Any]:
+    settings = access.with_bench_limits(bench_settings())
+    results = run_header()
+    try:
+        bring_up(settings, days, results)
+        access.run(settings, results)
+    finally:
+        if not keep:
+            stack.clean(settings)
+    return results
+
+
+BENCHES = {"cdc": ("Change capture", summary_rows), "streaming": ("Streaming core", streaming_rows),
+           "access": ("Access control", access_rows), "reports": ("Report catalog", reports_rows)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.bench")
-    parser.add_argument("--only", choices=("cdc", "streaming"), help="run one benchmark (default: both)")
+    parser.add_argument("--only", choices=tuple(BENCHES), help="run one benchmark (default: all)")
     parser.add_argument("--backfill-days", type=int, default=30)
     parser.add_argument("--streaming-days", type=int, default=90)
+    parser.add_argument("--access-days", type=int, default=7)
+    parser.add_argument("--reports-days", type=int, default=365)
     parser.add_argument("--keep", action="store_true", help="leave the benchmark stack running")
     parser.add_argument("--report-only", action="store_true", help="re-render the README tables from the last JSON")
     args = parser.parse_args()
-    for name in ("cdc", "streaming"):
+    for name, (title, table_rows) in BENCHES.items():
         if args.only not in (None, name):
             continue
         out = PROJECT_ROOT / ".state" / "bench" / f"{name}.json"
@@ -201,13 +226,15 @@ def main() -> int:
             results = json.loads(out.read_text())
         elif name == "cdc":
             results = run(args.backfill_days, args.keep)
-        else:
+        elif name == "streaming":
             results = run_streaming(args.streaming_days, args.keep)
+        elif name == "reports":
+            results = reports.run(args.reports_days, args.keep, run_header())
+        else:
+            results = run_access(args.access_days, args.keep)
         write_json(results, out)
-        rows = summary_rows(results) if name == "cdc" else streaming_rows(results)
-        title = "Change capture" if name == "cdc" else "Streaming core"
-        table = markdown_table(rows, f"{title}, measured {results['when']} on {results['machine']}"
-                                     f" (full results: {out.relative_to(PROJECT_ROOT)})")
+        table = markdown_table(table_rows(results), f"{title}, measured {results['when']} on {results['machine']}"
+                                                    f" (full results: {out.relative_to(PROJECT_ROOT)})")
         update_readme(name, table)
         print(table)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -34,8 +35,10 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
+    # The smallest value with at least q% of the values at or below it: rank ceil(q·n/100), 1-based. (Not
+    # round(x + 0.5), which rounds half to even: p95 of 100 values would be the 96th.)
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered) / 100 - 1e-9)))
+    return ordered[rank - 1]
 
 
 class LatencyProbe:
