@@ -55,7 +55,7 @@ from infra.bench.cdc import simulate, simulation_result
 from infra.clock import SystemClock
 from infra.process import ManagedProcess, StackError, wait_until
 from infra.redis.runner import start_redis
-from infra.services import start_services
+from infra.services import api_process, start_services
 from infra.settings import StackSettings, settings_env
 
 BENCH_RATE_LIMIT = "600/second"
@@ -63,6 +63,7 @@ REQUESTS, CONCURRENCY, WARMUP, PER_WORKER_BLOCK = 2000, 8, 200, 10
 AUDIT_RECORDS = 5000
 LIVE_RATE, LIVE_SECONDS = 50.0, 20.0
 TOKEN_REUSE_SECONDS = 600  # access tokens live 15 minutes: sign in again after 10
+BARE_NAME = "api-bare"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Variant:
     name: str
     url: str
     user: str | None
+    server: str  # the ManagedProcess that answers: "api" or BARE_NAME
 
 
 def with_bench_limits(settings: StackSettings) -> StackSettings:
@@ -82,8 +84,10 @@ def with_bench_limits(settings: StackSettings) -> StackSettings:
 def variants(settings: StackSettings, branch: str) -> list[Variant]:
     full = settings.api_url("/kpis/today")
     bare = f"{'https' if settings.api.tls else 'http'}://{settings.api.host}:{bare_port(settings)}/kpis/today"
-    return [Variant("with_head_office", full, "head_office"), Variant("with_branch_manager", full, "branch_manager"),
-            Variant("without_all_branches", bare, None), Variant("without_one_branch", f"{bare}?branch={branch}", None)]
+    return [Variant("with_head_office", full, "head_office", "api"),
+            Variant("with_branch_manager", full, "branch_manager", "api"),
+            Variant("without_all_branches", bare, None, BARE_NAME),
+            Variant("without_one_branch", f"{bare}?branch={branch}", None, BARE_NAME)]
 
 
 # ---------------------------------------------------------------- the stack and the baseline server
@@ -107,7 +111,7 @@ def prepare(settings: StackSettings, results: dict[str, Any]) -> dict[str, DemoU
 
 def bare_process(settings: StackSettings) -> ManagedProcess:
     env = {**settings_env(settings), "PROMETHEUS_MULTIPROC_DIR": str(settings.metrics_dir)}  # as the API's
-    return ManagedProcess("api-bare", [sys.executable, "-m", "infra.bench.access_app"], settings.state_dir,
+    return ManagedProcess(BARE_NAME, [sys.executable, "-m", "infra.bench.access_app"], settings.state_dir,
                           env=env, stop_timeout=10)
 
 
@@ -179,23 +183,34 @@ def block_size(concurrency: int) -> int:
     return 1 if concurrency == 1 else PER_WORKER_BLOCK * concurrency
 
 
-async def load(client: httpx.AsyncClient, tokens: Tokens, runs: list[Variant], requests: int,
-               concurrency: int) -> dict[str, Any]:
+def cpu_seconds(process: psutil.Process) -> float:
+    """CPU time (user + system, every thread) a process has used so far."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+async def load(client: httpx.AsyncClient, tokens: Tokens, runs: list[Variant], servers: dict[str, psutil.Process],
+               requests: int, concurrency: int) -> dict[str, Any]:
     """Warm up every variant, then alternate them in blocks (`block_size`), each round starting with the
-    next variant, so the shared machine's drifting load falls on all alike; their latency summaries, and the
-    machine's CPU use and load while they ran."""
+    next variant, so the shared machine's drifting load falls on all alike; their latency summaries, the CPU
+    the answering server process spent per request (far less noisy than latency here), and the machine's
+    CPU use and load while they ran."""
     samples: dict[str, list[float]] = {v.name: [] for v in runs}
-    walls = dict.fromkeys(samples, 0.0)
+    walls, cpu = dict.fromkeys(samples, 0.0), dict.fromkeys(samples, 0.0)
     for variant in runs:
         await timed(client, variant.url, await tokens.headers(variant), WARMUP, concurrency)
     block = block_size(concurrency)
     psutil.cpu_percent()
     for round_ in range(requests // block):
         for variant in rotated(runs, round_):
-            latencies, wall = await timed(client, variant.url, await tokens.headers(variant), block, concurrency)
+            headers, server = await tokens.headers(variant), servers[variant.server]
+            before = cpu_seconds(server)
+            latencies, wall = await timed(client, variant.url, headers, block, concurrency)
+            cpu[variant.name] += cpu_seconds(server) - before
             samples[variant.name] += latencies
             walls[variant.name] += wall
-    out: dict[str, Any] = {name: {**latency_summary(values), "requests_per_second": round(len(values) / walls[name], 1)}
+    out: dict[str, Any] = {name: {**latency_summary(values), "requests_per_second": round(len(values) / walls[name], 1),
+                                  "server_cpu_ms_per_request": round(cpu[name] * 1000 / len(values), 2)}
                            for name, values in samples.items()}
     out["machine"] = {"cpu_percent": psutil.cpu_percent(), "load_average_1m": round(os.getloadavg()[0], 1),
                       "block": block}
@@ -216,12 +231,18 @@ async def same_figures(client: httpx.AsyncClient, tokens: Tokens, runs: list[Var
 
 async def http_phase(settings: StackSettings, users: dict[str, DemoUser]) -> dict[str, Any]:
     runs = variants(settings, users["branch_manager"].branch)
+    servers = {}
+    for process in (api_process(settings), bare_process(settings)):
+        pid = process.pid()
+        if pid is None:
+            raise StackError(f"{process.name} is not running")
+        servers[process.name] = psutil.Process(pid)
     limits = httpx.Limits(max_connections=4 * CONCURRENCY, max_keepalive_connections=4 * CONCURRENCY)
     async with httpx.AsyncClient(verify=settings.api_verify(), timeout=30, limits=limits) as client:
         tokens = Tokens(settings, users, client)
         out: dict[str, Any] = {"same": await same_figures(client, tokens, runs)}
-        out["sequential"] = await load(client, tokens, runs, REQUESTS, 1)
-        out[f"concurrent_{CONCURRENCY}"] = await load(client, tokens, runs, REQUESTS, CONCURRENCY)
+        out["sequential"] = await load(client, tokens, runs, servers, REQUESTS, 1)
+        out[f"concurrent_{CONCURRENCY}"] = await load(client, tokens, runs, servers, REQUESTS, CONCURRENCY)
         out["token"] = await tokens.token("head_office")
     return out
 

@@ -65,8 +65,10 @@ def access_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
             w, wo = runs[with_], runs[without]
             rate = (f"; {w['requests_per_second']} vs {wo['requests_per_second']} requests/s"
                     if mode != "sequential" else "")
+            cpu = (f"; server CPU {w['server_cpu_ms_per_request']} vs {wo['server_cpu_ms_per_request']} ms per request"
+                   if "server_cpu_ms_per_request" in w else "")
             rows.append((f"GET /kpis/today, {label}, {w['requests']:,} each: {who} / without",
-                         f"{_quantiles(w)} / {_quantiles(wo)}; added {_added(added_cost(w, wo))}{rate}"))
+                         f"{_quantiles(w)} / {_quantiles(wo)}; added {_added(added_cost(w, wo))}{rate}{cpu}"))
     seq = kpis["sequential"]
     machine = [(label, kpis[mode].get("machine")) for mode, label in
                (("sequential", "sequential"), (next(k for k in kpis if k.startswith("concurrent_")), "concurrent"))]

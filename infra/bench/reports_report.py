@@ -83,7 +83,8 @@ def reports_rows(r: Mapping[str, Any]) -> list[tuple[str, str]]:
     reports = len({c["report"] for c in cases})
     rows = [("history (simulator → PostgreSQL → Debezium → Kafka → worker → ClickHouse)",
              f"{r['backfill']['rows']:,} rows, {r['backfill']['days']} days; the worker rebuilt ClickHouse in "
-             f"{r['rebuild']['seconds']} s; {r['bank']['files_landed']} bank statement files landed"),
+             f"{r['rebuild']['seconds']} s; bank: {r['bank']['files_landed']} daily statement files landed (the last "
+             f"{r['bank'].get('statement_days', '?')} days) in {r['bank'].get('seconds', '?')} s"),
             ("JSON latency, how", f"{reports} reports, {len(cases)} cases, {js['rounds']} rounds; each round on a "
                                   "freshly started API process (the cache is per process) with its own ranges, "
                                   "over HTTPS as the head office (MFA token), one request at a time, to the last "

@@ -41,11 +41,12 @@ def test_bench_limits_keep_the_window_capacity_and_touch_nothing_else() -> None:
     assert changed.identity.rate_limit_principal == "600/second"
     assert settings.identity.rate_limit_principal == "600/minute"  # the product's default, unchanged
     assert changed.identity.redis_url == settings.identity.redis_url and changed.api.port == 18200
-    assert Variant("x", "https://h/kpis/today", None).user is None
+    assert Variant("x", "https://h/kpis/today", None, "api-bare").user is None
 
 
 def _run(p50: float, p99: float, rate: float = 100.0) -> dict[str, Any]:
-    return {"requests": 2000, "p50_ms": p50, "p95_ms": p50 + 1, "p99_ms": p99, "requests_per_second": rate}
+    return {"requests": 2000, "p50_ms": p50, "p95_ms": p50 + 1, "p99_ms": p99, "requests_per_second": rate,
+            "server_cpu_ms_per_request": p50 / 4}
 
 
 def _results() -> dict[str, Any]:
@@ -71,7 +72,7 @@ def test_rows_show_both_sides_and_the_difference() -> None:
     rows = dict(access_rows(_results()))
     head = rows["GET /kpis/today, 1 client, sequential, 2,000 each: head office token / without"]
     assert head.startswith("p50 14.0 / p95 15.0 / p99 30.0 ms / p50 10.0 / p95 11.0 / p99 20.0 ms")
-    assert "added **p50 +4.0 ms, p99 +10.0 ms**" in head
+    assert "added **p50 +4.0 ms, p99 +10.0 ms**" in head and head.endswith("server CPU 3.5 vs 2.5 ms per request")
     manager = rows["GET /kpis/today, 8 concurrent requests, 2,000 each: branch manager token (TXG) / without"]
     assert "added **p50 +4.0 ms, p99 +8.0 ms**" in manager and "100.0 vs 100.0 requests/s" in manager
     assert rows["the branch filter's SQL alone (without: branch TXG vs all branches, sequential)"] == \
