@@ -1,6 +1,7 @@
 """Start, watch and stop the stack's background processes, each with a pid file and a log file.
 
-Contract: a `ManagedProcess` is idempotent. `start()` does nothing when its pid file names a live process;
+Contract: a `ManagedProcess` is idempotent. `start()` does nothing when its pid file names a live process
+(checked under a file lock: two processes starting it at once, e.g. the supervisor and `make up`, start one);
 `stop()` sends SIGTERM, waits up to `stop_timeout` seconds, then SIGKILLs, and removes the pid file.
 Processes are started in their own session so Ctrl-C on `make run` reaches them only through `stop()`,
 which lets each one shut down cleanly (Kafka Connect commits its offsets on SIGTERM).
@@ -9,6 +10,7 @@ which lets each one shut down cleanly (Kafka Connect commits its offsets on SIGT
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
@@ -104,25 +106,32 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.pid() is not None
 
+    @property
+    def lock_file(self) -> Path:
+        return self.run_dir / "run" / f"{self.name}.lock"
+
     def start(self) -> int:
-        """Start the process unless it already runs; return its pid."""
-        existing = self.pid()
-        if existing is not None:
-            return existing
+        """Start the process unless it already runs; return its pid. Safe when two processes (the supervisor
+        and `make up`, or a test) start it at once: the check and the start happen under a file lock."""
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        argv = list(self.argv)
-        if self.user is not None:
-            argv = ["runuser", "-u", self.user, "--", *argv]
-        env = {**os.environ, **self.env}
-        with open(self.log_file, "ab") as log:
-            proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.cwd, env=env, start_new_session=True,
-            )
-        _STARTED.append(proc)
-        self.pid_file.write_text(str(proc.pid))
-        return proc.pid
+        with open(self.lock_file, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes; the child does not inherit it
+            existing = self.pid()
+            if existing is not None:
+                return existing
+            argv = list(self.argv)
+            if self.user is not None:
+                argv = ["runuser", "-u", self.user, "--", *argv]
+            env = {**os.environ, **self.env}
+            with open(self.log_file, "ab") as log:
+                proc = subprocess.Popen(
+                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    cwd=self.cwd, env=env, start_new_session=True,
+                )
+            _STARTED.append(proc)
+            self.pid_file.write_text(str(proc.pid))
+            return proc.pid
 
     def stop(self) -> None:
         """SIGTERM, wait, SIGKILL if needed; always leaves no pid file behind."""

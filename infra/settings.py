@@ -98,6 +98,10 @@ class WorkerSettings(BaseModel):
     # ClickHouse cluster across a network, where the worker mostly waits.
     insert_threads: int = 1
     overlap_writes: bool = False
+    # A backlog at least this long (records) is "catching up": /health, /freshness and the screens say so.
+    catching_up_records: int = 5_000
+    # A worker with a backlog that has written nothing for this long (or whose writes keep failing) is stalled.
+    stall_seconds: float = 60.0
 
 
 class ApiSettings(BaseModel):
@@ -117,6 +121,16 @@ class ApiSettings(BaseModel):
     ca_certificate: Path | None = None
 
 
+class SupervisorSettings(BaseModel):
+    """The supervisor that restarts the project's own processes when they die (`infra/supervisor.py`)."""
+
+    # More restarts of one process than this within `window_seconds`: the supervisor gives up on it.
+    max_restarts: int = 5
+    window_seconds: float = 600.0
+    # Restarts of one process wait 1 s, 2 s, 4 s … after it was last seen running, at most this long.
+    max_backoff_seconds: float = 30.0
+
+
 class StackSettings(BaseSettings):
     """Everything the local stack needs; every value can be overridden by `LG_<PART>__<FIELD>`."""
 
@@ -131,6 +145,7 @@ class StackSettings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     api: ApiSettings = ApiSettings()
     worker: WorkerSettings = WorkerSettings()
+    supervisor: SupervisorSettings = SupervisorSettings()
     access: AccessSettings = AccessSettings()
     identity: IdentitySettings = IdentitySettings()
     audit: AuditSettings = AuditSettings()
@@ -180,6 +195,10 @@ class StackSettings(BaseSettings):
     @property
     def worker_status_file(self) -> Path:
         return self.state_dir / "worker" / "status.json"
+
+    @property
+    def supervisor_status_file(self) -> Path:
+        return self.state_dir / "supervisor" / "status.json"
 
     @property
     def bank_importer_status_file(self) -> Path:

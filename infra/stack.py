@@ -1,7 +1,8 @@
 """Bring the whole local stack up, report on it, and take it down.
 
     python -m infra.stack up [--backfill-days N]   # start everything in the background, return when healthy
-    python -m infra.stack run                       # up, then the live simulator in the foreground; Ctrl-C stops all
+    python -m infra.stack run                       # up, then the live simulator in the foreground; Ctrl-C,
+                                                    # SIGTERM or SIGHUP stops all (exit 0)
     python -m infra.stack bank-pull                 # ask the running bank import to pull its inbox now
     python -m infra.stack status | down | clean
 
@@ -10,13 +11,15 @@ database only when it holds no orders, writes the bank's statements of the last 
 the local SFTP server's inbox, and returns (exit 0) only when PostgreSQL, ClickHouse, Kafka, Kafka Connect
 with its connector, the streaming worker, the API, the SFTP server, the bank import and the bank landing
 agent are all healthy; otherwise it exits 1 naming the failing part and the tail of its log. All state
-lives under `settings.state_dir`; `clean` stops everything and removes it.
+lives under `settings.state_dir`; `clean` stops everything and removes it. `up` starts the supervisor
+(infra/supervisor.py) last, which restarts the project's own processes when they die; `down` stops it first.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -25,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -49,11 +53,13 @@ from infra.services import (
     stop_bank_services,
     stop_services,
     worker_healthy,
+    worker_status,
 )
 from infra.settings import StackSettings, get_settings, settings_env
 from infra.sftp.runner import sftp_healthy, start_sftp, stop_sftp
 from infra.simulator.statements import write_statements
 from infra.status import read_status
+from infra.supervisor import start_supervisor, stop_supervisor, supervisor_healthy, supervisor_summary
 
 if TYPE_CHECKING:
     from api.access.seed_demo_users import DemoUser
@@ -75,7 +81,7 @@ PARTS: tuple[Part, ...] = (
          clickhouse_healthy),
     Part("kafka", lambda s: f"kafka://{s.kafka.bootstrap_servers}", kafka_healthy),
     Part("connect", lambda s: f"{s.connect.rest_url}/connectors/{s.connect.connector_name}/status", connect_healthy),
-    Part("worker", lambda s: f"status {s.worker_status_file}", worker_healthy),
+    Part("worker", lambda s: worker_status(s)[1], worker_healthy),
     Part("redis", lambda s: f"{s.identity.redis_url} (rate limits, sign-in lockout)",
          lambda s: redis_healthy(*redis_address(s))),
     Part("api", lambda s: f"{s.api_url('/docs')} (HTTPS, CA {s.api_tls_files().ca_certificate}; sign in: "
@@ -90,6 +96,8 @@ PARTS: tuple[Part, ...] = (
                                    "bank_import_exceptions, bank_reconciliation_summary / _latest",
          bank_landing_healthy),
 )
+# Started after every part of PARTS is healthy (so not waited for with them), reported with them.
+SUPERVISOR_PART = Part("supervisor", supervisor_summary, supervisor_healthy)
 
 
 def database_has_orders(settings: StackSettings) -> bool:
@@ -139,6 +147,7 @@ def up(settings: StackSettings, backfill_days: int, backfill_args: tuple[str, ..
     start_bank_import(settings)
     wait_healthy(settings, timeout=180)
     provision_views(settings, bi_plan)  # over the worker's and the bank landing's tables
+    start_supervisor(settings)  # last: it restarts only what is up and healthy
     return users
 
 
@@ -215,7 +224,9 @@ def wait_healthy(settings: StackSettings, timeout: float) -> None:
 
 
 def down(settings: StackSettings) -> None:
-    """Stop every part: our services, then Connect (it commits its offsets while Kafka is still there)."""
+    """Stop every part: the supervisor first (so it restarts nothing), our services, then Connect (it commits
+    its offsets while Kafka is still there)."""
+    stop_supervisor(settings)
     stop_bank_services(settings)
     stop_sftp(settings.state_dir)
     stop_services(settings)
@@ -228,7 +239,7 @@ def down(settings: StackSettings) -> None:
 
 def status(settings: StackSettings) -> bool:
     ok = True
-    for part in PARTS:
+    for part in (*PARTS, SUPERVISOR_PART):
         healthy = part.healthy(settings)
         ok = ok and healthy
         print(f"{part.name:<11} {'healthy' if healthy else 'DOWN':<8} {part.where(settings)}")
@@ -242,30 +253,95 @@ def clean(settings: StackSettings) -> None:
     shutil.rmtree(settings.state_dir, ignore_errors=True)
 
 
-def run(settings: StackSettings, backfill_days: int, rate: float) -> None:
-    """`up`, print where everything is, run the live simulator until Ctrl-C, then stop everything."""
-    users = up(settings, backfill_days)
-    status(settings)
-    print_demo_users(settings, users)
-    print_reports(settings)
-    print("\nClickHouse for BI tools (database luckygas_bi; see README):\n  " + "\n  ".join(bi_logins(settings)))
-    print(f"\nlive simulator at {rate} row changes/s — Ctrl-C stops the whole stack\n", flush=True)
-    live = subprocess.Popen(simulator_command("live", "--rate", str(rate)), env=child_env(settings))
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class ShutdownRequested(KeyboardInterrupt):
+    """Raised in the main thread by SIGINT, SIGTERM or SIGHUP during `run_foreground`: Ctrl-C's path."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def stop_live(live: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGINT (the live simulator rolls back its open transaction and prints its summary), SIGKILL if it has
+    not exited after `timeout` seconds."""
+    if live.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            live.send_signal(signal.SIGINT)
+        try:
+            live.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            live.kill()
+            live.wait()
+
+
+def run_foreground(start_live: Callable[[], subprocess.Popen[bytes]], stop_all: Callable[[], None],
+                   live_timeout: float = 30.0) -> int | None:
+    """Call `start_live` and wait for the process it returns; on SIGINT, SIGTERM or SIGHUP (or when that
+    process ends, or `start_live` raises) stop it (`stop_live`) and call `stop_all`, once. The first signal
+    starts the shutdown; any later one is ignored, so it cannot cut `stop_all` short. Returns the signal that
+    stopped it, None when the process ended by itself; an error of `start_live` propagates after `stop_all`.
+    The previous signal handlers are restored on return."""
+    previous = {sig: signal.getsignal(sig) for sig in SHUTDOWN_SIGNALS}
+    armed = True  # a Python-level handler, not SIG_IGN: children started while stopping get default dispositions
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal armed
+        if armed:
+            armed = False
+            raise ShutdownRequested(signum)
+
+    for sig in SHUTDOWN_SIGNALS:
+        signal.signal(sig, on_signal)
+    live: subprocess.Popen[bytes] | None = None
+    received: int | None = None
     try:
+        live = start_live()
         live.wait()
-    except KeyboardInterrupt:
-        live.send_signal(signal.SIGINT)
-        live.wait(timeout=30)
+    except ShutdownRequested as stop:
+        received = stop.signum
     finally:
-        print("\nstopping the stack …", flush=True)
+        armed = False
+        try:
+            if live is not None:
+                stop_live(live, live_timeout)
+            stop_all()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    return received
+
+
+def run(settings: StackSettings, backfill_days: int, rate: float) -> None:
+    """`up`, print where everything is, run the live simulator until Ctrl-C, SIGTERM or SIGHUP (a closed
+    terminal, a service manager), then stop everything. Also a failed or interrupted `up` stops what it
+    started: `run` never leaves the stack running behind it."""
+
+    def start_live() -> subprocess.Popen[bytes]:
+        users = up(settings, backfill_days)
+        status(settings)
+        print_demo_users(settings, users)
+        print_reports(settings)
+        print("\nClickHouse for BI tools (database luckygas_bi; see README):\n  " + "\n  ".join(bi_logins(settings)))
+        print(f"\nlive simulator at {rate} row changes/s — Ctrl-C stops the whole stack\n", flush=True)
+        return subprocess.Popen(simulator_command("live", "--rate", str(rate)), env=child_env(settings))
+
+    def stop_all() -> None:
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone: stop anyway
+            print("\nstopping the stack …", flush=True)
         down(settings)
+
+    run_foreground(start_live, stop_all)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.stack", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="start everything in the background; return when healthy")
-    p_run = sub.add_parser("run", help="up + live simulator in the foreground; Ctrl-C stops everything")
+    p_run = sub.add_parser("run", help="up + live simulator in the foreground; Ctrl-C, SIGTERM or SIGHUP stops "
+                                       "everything (exit 0)")
     for p in (p_up, p_run):
         p.add_argument("--backfill-days", type=int, default=90)
     p_run.add_argument("--rate", type=float, default=2.0, help="live simulator pace, row changes per second")
