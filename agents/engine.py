@@ -23,12 +23,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agents.aggregates import FAMILIES, SALES, Aggregates, bucket_end
+from agents.aggregates import Aggregates, bucket_end
 from agents.facts import Contribution, contributions
 from agents.projections import epoch, project, taipei_day_number
 from agents.state import Root, State
 from infra.clock import Clock
 from schemas.envelope import ChangeEnvelope
+from schemas.outputs import FAMILIES, SALES, current_table
 from schemas.registry import TABLES, TableSpec
 
 Row = dict[str, Any]
@@ -59,11 +60,6 @@ class Output:
     @property
     def row_count(self) -> int:
         return sum(len(rows) for rows in self.rows.values())
-
-
-def current_table(table: str) -> str:
-    """The ClickHouse current-state table of a source table, e.g. cur_w200_order_master."""
-    return "cur_" + table.replace(".", "_")
 
 
 def _month(value: date | datetime | None) -> tuple[int, int] | None:
@@ -106,6 +102,7 @@ class Engine:
         self.close_grace_seconds = close_grace_seconds
         self.today = taipei_day_number(clock.now())
         self._version = 0
+        self.version_floor: int | None = None
         self._open_sales: set[tuple[Any, ...]] = set()
 
     # -- changes -------------------------------------------------------------------------------------
@@ -202,8 +199,10 @@ class Engine:
 
     # -- output --------------------------------------------------------------------------------------
     def next_version(self) -> int:
-        """A version newer than every one given before, in this process or (by the clock) a previous one."""
-        self._version = max(self._version + 1, time.time_ns())
+        """A version newer than every one given before: in this process; and, with a `version_floor` (the
+        worker's lease epoch, `agents.lease`), newer than any earlier epoch's; without one, by the clock."""
+        floor = time.time_ns() if self.version_floor is None else self.version_floor
+        self._version = max(self._version + 1, floor)
         return self._version
 
     def _emit(self, out: Output) -> None:

@@ -32,6 +32,8 @@ class StreamMetrics:
         self.stale = Counter("lg_stream_events_replayed", "Change events skipped as already applied", registry=r)
         self.dead = Counter("lg_stream_events_dead_lettered", "Records sent to the dead-letter topic", registry=r)
         self.write_failures = Counter("lg_stream_write_failures", "Failed writes to ClickHouse (retried)", registry=r)
+        self.fatal = Counter("lg_stream_worker_fatal_errors", "Permanent errors that stopped the worker (the "
+                             "supervisor restarts it)", registry=r)
         self.batch_size = Histogram("lg_stream_batch_records", "Records per batch", buckets=BATCH_SIZES, registry=r)
         self.write_seconds = Histogram("lg_stream_write_seconds", "Time to write one batch to ClickHouse",
                                        buckets=SECONDS, registry=r)

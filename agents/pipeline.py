@@ -9,6 +9,13 @@ Contract for `Pipeline.process(records)` (records of any of the table topics and
 3. only then are freshness and the consumed positions (`stream_offsets`, next offset per partition)
    written. A crash anywhere before step 3 completes leaves the previous checkpoint, from which a restart
    replays; replays are idempotent (versions), so nothing is lost and nothing is counted twice.
+4. a write that fails transiently (`SinkError.transient`: ClickHouse restarting, the network) is retried with
+   backoff for as long as it takes, and nothing after it is consumed meanwhile (`failing_since` says since
+   when); any other failure is raised to the caller, which must stop: retrying a permanent error would stall
+   the stream silently.
+5. after a batch's data (or a tick's rows) is written and before its checkpoint is, `publish` (when set)
+   receives the rows written and the positions the batch reaches: the change feed (`schemas.changefeed`).
+   What it announces is durable, and a crash before the checkpoint replays and announces it again.
 Faust, aiokafka and ClickHouse stay outside: the worker passes records in, a `Sink` and a dead-letter
 callable out, so this runs in unit tests with the in-memory sink.
 """
@@ -46,6 +53,8 @@ class DeadLetter:
 
 
 DeadLetterSender = Callable[[DeadLetter], Awaitable[None]]
+# After a batch (or tick) is durably written: its rows by table and the checkpoint it reached (the change feed).
+ChangePublisher = Callable[[dict[str, list[Any]], dict[tuple[str, int], int]], Awaitable[None]]
 
 
 @dataclass
@@ -108,6 +117,11 @@ class Pipeline:
         self.retry_max_seconds = 5.0
         self.highwaters: Callable[[TopicPartition], int | None] = lambda _tp: None
         self.freshness: dict[str, TableFreshness] = {}
+        self.failing_since: float | None = None  # wall time of the first failed attempt of the current write
+        self.last_failure = ""
+        self.written_at: float | None = None  # wall time the last batch's checkpoint was written
+        self.dead_lettered = 0  # records sent to the dead-letter topic by this process
+        self.publish: ChangePublisher | None = None
         self.overlap_writes = overlap_writes
         self._queue: asyncio.Queue[Prepared | Output] = asyncio.Queue(maxsize=1)
         self._writer: asyncio.Task[None] | None = None
@@ -126,6 +140,12 @@ class Pipeline:
         """Wait until every queued write is done (raises what a failed writer raised)."""
         if self._writer is not None:
             await self._join()
+
+    def writer_error(self) -> BaseException | None:
+        """Why the writer task stopped, if it did (it only stops on a permanent failure)."""
+        if self._writer is None or not self._writer.done() or self._writer.cancelled():
+            return None
+        return self._writer.exception()
 
     async def _enqueue(self, item: Prepared | Output) -> None:
         if self._writer is None:
@@ -171,6 +191,7 @@ class Pipeline:
                 continue
             if envelope is not None:  # None: a Kafka tombstone after a delete, nothing to apply
                 changes.append(Change(self._topic_table[record.topic], envelope))
+        self.dead_lettered += len(dead)
         for letter in dead:
             await self.dead_letter(letter)
             log.warning("dead-lettered %s[%d]@%d: %s", letter.topic, letter.partition, letter.offset, letter.reason)
@@ -184,6 +205,8 @@ class Pipeline:
         self._add_dead_letters(batch.dead)
         started = time.perf_counter()
         report.rows_written = await self._flush()
+        # Announced once durable and before the checkpoint: a crash in between replays (and re-announces) it.
+        await self._publish(output, batch.records)
         visible_ms = int(time.time() * 1000)
         report.lags_ms = self._note_applied(output, visible_ms)
         report.change_lags_ms = [visible_ms - commit for commit in output.commit_ms]
@@ -192,6 +215,7 @@ class Pipeline:
         self._advance(batch.records, batch.heartbeat_ms)
         self._add_freshness_and_checkpoint(batch.records, output, batch.heartbeat_ms is not None)
         report.rows_written += await self._flush()
+        self.written_at = time.time()
         report.write_seconds = time.perf_counter() - started
         self.metrics.observe_batch(report)
         return report
@@ -208,23 +232,42 @@ class Pipeline:
         return await self.write_output(output)
 
     async def write_output(self, output: Output) -> int:
-        """Write rows the engine produced outside a batch (a rebuild on recovery)."""
+        """Write rows the engine produced outside a batch (a tick, a rebuild on recovery), then publish them."""
         self._add_output(output)
-        return await self._flush()
+        written = await self._flush()
+        await self._publish(output)
+        return written
+
+    async def _publish(self, output: Output, records: Sequence[RawRecord] = ()) -> None:
+        """Hand what was just written, and the positions it reaches, to the change feed if one is attached."""
+        if self.publish is not None and output.rows:
+            positions = dict(self.checkpoint)
+            for record in records:
+                positions[(record.topic, record.partition)] = max(positions.get((record.topic, record.partition), 0),
+                                                                 record.offset + 1)
+            await self.publish(output.rows, positions)
 
     async def _flush(self) -> int:
-        """Flush, retrying with backoff while the sink fails (e.g. ClickHouse restarting): the sink keeps what
-        it could not write, and nothing after this batch is consumed meanwhile, so nothing is lost."""
+        """Flush, retrying with backoff while the sink fails transiently (e.g. ClickHouse restarting): the sink
+        keeps what it could not write, and nothing after this batch is consumed meanwhile, so nothing is lost.
+        A permanent failure is raised (see the module contract)."""
         delay = self.retry_initial_seconds
-        written = 0
         while True:
             try:
-                return written + await asyncio.to_thread(self.sink.flush)
+                written = await asyncio.to_thread(self.sink.flush)
             except SinkError as error:
                 self.metrics.write_failures.inc()
+                self.last_failure = str(error)
+                if not error.transient:
+                    raise
+                if self.failing_since is None:
+                    self.failing_since = time.time()
                 log.warning("write failed, retrying in %.1fs: %s", delay, error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max_seconds)
+                continue
+            self.failing_since = None
+            return written
 
     # -- helpers -------------------------------------------------------------------------------------
     def _add_output(self, output: Output) -> None:

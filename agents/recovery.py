@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from agents.aggregates import FAMILIES
-from agents.engine import Engine, Output, current_table
+from agents.engine import Engine, Output
 from agents.pipeline import Pipeline, TableFreshness
 from agents.projections import PROJECTORS, project
+from schemas.outputs import FAMILIES, current_table
 from schemas.registry import TABLES
 from sinks.clickhouse import ClickHouseSink
 

@@ -11,7 +11,19 @@ Contract:
   not per record; a batch is everything fetched while the previous one was processed), hands the raw bytes
   to the `Pipeline` (decode once, apply per batch, write, then checkpoint). A 1 s timer closes windows on
   wall-clock time, commits the checkpoint into the consumer group (so Kafka's own tools show the true lag)
-  and writes `worker/status.json` for the API's health check.
+  and writes `worker/status.json` for the API's health check: its backlog, catch-up rate and ETA
+  (`agents.progress`), when it last wrote a batch, and whether writes are failing.
+- Fail loudly: a permanent error anywhere in applying or writing (anything but a transient write failure,
+  which the pipeline retries) is logged with its traceback, counted (`lg_stream_worker_fatal_errors`), written
+  to the status file as `failed`, and stops the worker through the same clean shutdown as SIGTERM; the
+  process exits with status 70 so the supervisor restarts it, from the last checkpoint.
+
+Faust and aiokafka interfaces: public ones throughout (`app.agent`, `app.timer`, `on_rebalance_complete`,
+`consumer.assignment()`, `consumer.highwater()`, `consumer.seek_wait()`, `topic.send()`), except one:
+`consumer._commit(offsets)`, which commits the exact offsets given. Faust's public `commit()` commits only the
+offsets of events acknowledged through its own tracking, which this worker turns off (`acks=False`: its
+checkpoint lives in ClickHouse with the results), and reaching aiokafka's public `commit(offsets)` would mean
+going through the private transport thread instead.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import asyncio
 import gc
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -31,23 +44,27 @@ from faust.types import TP, StreamT
 from mode.types.signals import BaseSignalT
 
 from agents.engine import Engine
+from agents.lease import WorkerLease, version_floor
 from agents.pipeline import DeadLetter, Pipeline
+from agents.progress import Progress
 from agents.recovery import recover
 from infra.clickhouse.runner import get_client
 from infra.clock import Clock, SystemClock
 from infra.settings import StackSettings, get_settings
 from infra.status import write_status
+from schemas.changefeed import encode_batch
 from schemas.decode import ChangeDecoder
 from sinks.clickhouse import ClickHouseSink
 from streams.app import create_app
 from streams.batches import FetchBuffer, deliver_in_batches
 from streams.replay import RawRecord
-from streams.topics import dead_letter_topic_name, ensure_topics, heartbeat_topic_name
+from streams.topics import change_feed_topic_name, dead_letter_topic_name, ensure_topics, heartbeat_topic_name
 
 log = logging.getLogger("luckygas.worker")
 
 FREEZE_EVERY_SECONDS = 30.0
 TICK_SECONDS = 1.0
+EXIT_FAILED = 70  # EX_SOFTWARE: the worker stopped on an error it cannot get past by retrying
 
 
 class Worker:
@@ -59,13 +76,23 @@ class Worker:
         prefix = settings.kafka.topic_prefix
         self.sink = ClickHouseSink(get_client(settings), settings.clickhouse.database,
                                    client_factory=lambda: get_client(settings), parallel=settings.worker.insert_threads)
-        self.decoder = ChangeDecoder(prefix)
+        self.decoder = ChangeDecoder(prefix, clock=clock or SystemClock())
         self.app = create_app(settings)
         self.dead_letter_topic = self.app.topic(dead_letter_topic_name(prefix), key_type=bytes, value_type=bytes,
                                                 key_serializer="raw", value_serializer="raw")
         self.pipeline = Pipeline(Engine(clock or SystemClock()), self.sink, self.decoder, heartbeat_topic_name(prefix),
                                  self._send_dead_letter, overlap_writes=settings.worker.overlap_writes)
         self.pipeline.highwaters = self._highwater
+        self.change_feed_topic = self.app.topic(change_feed_topic_name(prefix), key_type=bytes, value_type=bytes,
+                                                key_serializer="raw", value_serializer="raw")
+        self._feed_run = f"{os.getpid()}@{self.started_at.isoformat()}"
+        self._feed_seq = 0
+        self.progress = Progress({topic: spec.name for topic in self.decoder.topics
+                                  if (spec := self.decoder.table_of(topic)) is not None},
+                                 catching_up_records=settings.worker.catching_up_records)
+        self.fatal: dict[str, Any] | None = None
+        self.lease: WorkerLease | None = None
+        self._standby_logged = 0.0
         self.lock = asyncio.Lock()
         self.batches = 0
         self.recovery: dict[str, Any] = {}
@@ -94,11 +121,28 @@ class Worker:
             received = time.time()
             records = [RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp or 0, received)
                        for r in fetched]
-            async with self.lock:
-                await self.pipeline.process(records)
-                self.batches += 1
-                await self._close_windows()
+            try:
+                if self.lease is not None:
+                    await asyncio.to_thread(self.lease.check)  # LeaseLost: stop before writing anything
+                async with self.lock:
+                    await self.pipeline.process(records)
+                    self.batches += 1
+                    await self._close_windows()
+            except Exception as error:
+                await self._fail(error)
+                return
             yield None
+
+    async def _fail(self, error: BaseException) -> None:
+        """Stop on a permanent error (see the module contract). Idempotent."""
+        if self.fatal is not None:
+            return
+        log.critical("the streaming worker stops on a permanent error; a restart resumes from the last "
+                     "checkpoint", exc_info=error)
+        self.fatal = {"error": f"{type(error).__name__}: {error}"[:2000], "at": datetime.now(UTC)}
+        self.pipeline.metrics.fatal.inc()
+        self._write_status()
+        os.kill(os.getpid(), signal.SIGTERM)  # Faust's own clean shutdown, as a supervisor's stop would do
 
     async def _close_windows(self) -> None:
         """The pipeline's wall-clock tick, at most once a second; call it holding the lock."""
@@ -110,9 +154,18 @@ class Worker:
     async def _tick(self) -> None:
         # While batches follow each other, the agent closes windows between them; waiting here for
         # the lock would only make this timer overrun. A quiet stream leaves the lock free.
-        if not self.lock.locked():
-            async with self.lock:
-                await self._close_windows()
+        if self.fatal is not None:
+            return
+        try:
+            if not self.lock.locked():
+                async with self.lock:
+                    await self._close_windows()
+            writer_error = self.pipeline.writer_error()
+            if writer_error is not None:
+                raise writer_error
+        except Exception as error:
+            await self._fail(error)
+            return
         await self._commit_checkpoint_to_group()
         self._write_status()
         if time.monotonic() - self._frozen_at > FREEZE_EVERY_SECONDS:
@@ -165,15 +218,44 @@ class Worker:
                                                     value=letter.value or b"", headers=headers)
         await pending  # delivered before the batch's checkpoint is written
 
+    async def _publish_changes(self, rows: dict[str, list[Any]], positions: dict[tuple[str, int], int]) -> None:
+        self._feed_seq += 1
+        messages = encode_batch(self._feed_run, self._feed_seq, datetime.now(UTC), positions, rows)
+        pending = [await self.change_feed_topic.send(key=self._feed_run.encode(), value=m) for m in messages]
+        for sent in pending:
+            await sent  # delivered in order (one partition) before the next batch is published
+
+    def standing_by(self, holder: int | None) -> None:
+        """While another worker holds the lease: say so (its own status file, not the active worker's)."""
+        write_status(self.settings.worker_status_file.with_name(f"standby-{os.getpid()}.json"),
+                     {"pid": os.getpid(), "standby": True, "lease_holder_backend_pid": holder})
+        if time.monotonic() - self._standby_logged > 30:
+            self._standby_logged = time.monotonic()
+            log.info("standby: the worker lease is held (PostgreSQL backend %s); waiting to take over", holder)
+
     def _write_status(self) -> None:
-        m = self.pipeline.metrics
+        pipeline = self.pipeline
+        if self.fatal is None:
+            assigned = [(tp.topic, tp.partition) for tp in self._assignment()]
+            self.progress.observe(time.time(), pipeline.checkpoint, {tp: self._highwater(tp) for tp in assigned})
         status = {
             "pid": os.getpid(), "started_at": self.started_at,
-            "batches": self.batches, "checkpoint_partitions": len(self.pipeline.checkpoint),
-            "events_applied": sum(f.events_applied for f in self.pipeline.freshness.values()),
-            "dead_lettered": int(m.dead._value.get()), "recovery": self.recovery,
+            "batches": self.batches, "checkpoint_partitions": len(pipeline.checkpoint),
+            "events_applied": sum(f.events_applied for f in pipeline.freshness.values()),
+            "dead_lettered": pipeline.dead_lettered, "recovery": self.recovery,
+            "written_at": _utc(pipeline.written_at), "failing_since": _utc(pipeline.failing_since),
+            "last_failure": pipeline.last_failure[:2000], "failed": self.fatal, **self.progress.snapshot(),
+            "epoch": None if self.lease is None else self.lease.epoch,
+            "schema_drift": {t: d.to_json() for t, d in sorted(self.decoder.drift.items())},
+            "schema_broken": {t: b.to_json() for t, b in sorted(self.decoder.broken.items())},
         }
         write_status(self.settings.worker_status_file, status)
+
+    def _assignment(self) -> set[TP]:
+        try:
+            return set(self.app.consumer.assignment())
+        except Exception:  # no consumer yet (before the first assignment)
+            return set()
 
     async def recover(self) -> None:
         created = await ensure_topics(self.settings)
@@ -183,18 +265,40 @@ class Worker:
         report = await recover(self.pipeline, self.sink)
         self.recovery = {"rows_loaded": report.rows_loaded, "cells": report.cells,
                          "corrections": report.corrections, "seconds": round(report.seconds, 2)}
+        # From here on (Faust's producer runs): what recovery itself rewrote is current in ClickHouse already.
+        self.pipeline.publish = self._publish_changes
+
+
+def _utc(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
     worker = Worker(settings)
-    asyncio.run(worker.recover())
+    worker.lease = WorkerLease(settings.postgres.dsn())
+    epoch = worker.lease.acquire(on_wait=worker.standing_by)
+    worker.pipeline.engine.version_floor = version_floor(epoch)
+    log.info("holding the worker lease, epoch %d", epoch)
+    try:
+        asyncio.run(worker.recover())
+    except Exception as error:  # e.g. a ClickHouse table that does not match its definition (SchemaMismatch)
+        log.critical("the streaming worker cannot start", exc_info=error)
+        worker.fatal = {"error": f"{type(error).__name__}: {error}"[:2000], "at": datetime.now(UTC)}
+        worker._write_status()
+        return EXIT_FAILED
     log.info("recovery: %s", worker.recovery)
     gc.freeze()  # the state just loaded lives as long as the process
     faust_worker = faust.Worker(worker.app, loglevel="INFO", quiet=True)
-    faust_worker.execute_from_commandline()
-    return 0
+    try:
+        faust_worker.execute_from_commandline()
+    except SystemExit as exit_:
+        if worker.fatal is None:
+            raise
+        log.critical("stopped: %s", worker.fatal["error"])
+        return EXIT_FAILED if exit_.code in (0, None) else int(exit_.code)
+    return EXIT_FAILED if worker.fatal is not None else 0
 
 
 if __name__ == "__main__":

@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import httpx
 
-from infra.process import ManagedProcess, StackError, wait_until
+from infra.process import ManagedProcess, StackError, pid_alive, wait_until
 from infra.settings import StackSettings, settings_env
-from infra.status import read_status
+from infra.status import load_status, read_status
 from infra.tls import ensure_local_tls
 
 
@@ -34,14 +37,71 @@ def api_process(settings: StackSettings) -> ManagedProcess:
                           stop_timeout=10)
 
 
-def worker_status(settings: StackSettings) -> tuple[bool, str]:
-    """(up, why): up when the worker's status file names a live process that ticked within
-    `api.worker_stale_seconds`; the API's /health and the stack's health check both judge by this."""
-    status, why = read_status(settings.worker_status_file, settings.api.worker_stale_seconds)
+WorkerState = Literal["up", "catching_up", "stalled", "failed", "down"]
+
+
+@dataclass(frozen=True)
+class WorkerHealth:
+    """The worker judged by progress, not only by its heartbeat: `state`, a sentence, and the status read."""
+
+    state: WorkerState
+    detail: str
+    status: dict[str, Any] | None
+
+    @property
+    def up(self) -> bool:
+        """Serving (possibly behind): up or catching up."""
+        return self.state in ("up", "catching_up")
+
+
+def _age(value: str | None, now: datetime) -> float | None:
+    return None if value is None else (now - datetime.fromisoformat(value)).total_seconds()
+
+
+def judge_worker(status: dict[str, Any] | None, live: bool, now: datetime, stale_seconds: float,
+                 stall_seconds: float) -> WorkerHealth:
+    """The worker's state from its last status (`live`: its process still runs). Failed: it stopped on a
+    permanent error; stalled: it has a backlog but wrote nothing for `stall_seconds` (or its writes have kept
+    failing that long); catching up: a large backlog or the first pass to the end of the topics; up otherwise."""
     if status is None:
-        return False, why
-    return True, (f"pid {status['pid']}, {status['batches']} batches, {status['events_applied']} events applied, "
-                  f"{status['dead_lettered']} dead-lettered")
+        return WorkerHealth("down", "no status written (not started?)", None)
+    if status.get("failed"):
+        failed = status["failed"]
+        return WorkerHealth("failed", f"stopped at {failed['at']} on a permanent error: {failed['error']}", status)
+    if not live:
+        return WorkerHealth("down", f"process {status['pid']} is gone", status)
+    tick_age = _age(status["last_tick_at"], now) or 0.0
+    if tick_age > stale_seconds:
+        return WorkerHealth("down", f"no status for {tick_age:.0f}s", status)
+    backlog, eta = int(status.get("backlog", 0)), status.get("eta_seconds")
+    failing = _age(status.get("failing_since"), now)
+    if failing is not None and failing > stall_seconds:
+        return WorkerHealth("stalled", f"writes failing for {failing:.0f}s: {status.get('last_failure', '')}"[:500],
+                            status)
+    quiet = _age(status.get("written_at") or str(status["started_at"]), now) or 0.0
+    if backlog > 0 and quiet > stall_seconds:
+        return WorkerHealth("stalled", f"{backlog:,} records behind and nothing written for {quiet:.0f}s", status)
+    counts = (f"pid {status['pid']}, {status['batches']} batches, {status['events_applied']} events applied, "
+              f"{status['dead_lettered']} dead-lettered")
+    if status.get("catching_up", False):
+        when = "ETA unknown" if eta is None else f"ETA {eta:.0f}s"
+        return WorkerHealth("catching_up", f"catching up: {backlog:,} records behind at "
+                                           f"{status.get('rate', 0):,.0f}/s, {when}; {counts}", status)
+    return WorkerHealth("up", counts, status)
+
+
+def worker_health(settings: StackSettings) -> WorkerHealth:
+    """The worker's state now; the API's /health and /freshness and the stack's health check judge by this."""
+    status = load_status(settings.worker_status_file)
+    live = status is not None and pid_alive(int(status["pid"]))
+    return judge_worker(status, live, datetime.now(UTC), settings.api.worker_stale_seconds,
+                        settings.worker.stall_seconds)
+
+
+def worker_status(settings: StackSettings) -> tuple[bool, str]:
+    """(up, why): up (or catching up) by `worker_health`."""
+    health = worker_health(settings)
+    return health.up, health.detail if health.state == "up" else f"{health.state}: {health.detail}"
 
 
 def bank_importer_process(settings: StackSettings) -> ManagedProcess:

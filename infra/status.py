@@ -25,11 +25,19 @@ def write_status(path: Path, status: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def read_status(path: Path, stale_seconds: float) -> tuple[dict[str, Any] | None, str]:
-    """(status, why): the status when it names a live process that ticked within `stale_seconds`."""
+def load_status(path: Path) -> dict[str, Any] | None:
+    """The last status written to `path`, however old, or None when there is none."""
     try:
         status: dict[str, Any] = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
+        return None
+    return status
+
+
+def read_status(path: Path, stale_seconds: float) -> tuple[dict[str, Any] | None, str]:
+    """(status, why): the status when it names a live process that ticked within `stale_seconds`."""
+    status = load_status(path)
+    if status is None:
         return None, "no status written (not started?)"
     age = (datetime.now(UTC) - datetime.fromisoformat(status["last_tick_at"])).total_seconds()
     if not pid_alive(int(status["pid"])):

@@ -8,7 +8,9 @@ Contract (the contract tests in tests/unit/sinks/contract.py hold every implemen
   returns the number of rows written. Ordering between tables is the caller's business: the pipeline
   flushes a batch's data, then its checkpoint in a second flush, so a checkpoint never precedes its data.
   If a write fails, `flush` raises `SinkError`; written batches leave the buffer, failed or unattempted
-  ones stay, so a retry loses nothing and writes nothing twice.
+  ones stay, so a retry loses nothing and writes nothing twice. The error's `transient` says whether every
+  failure was of the kind that passes by itself (`is_transient`: the server restarting, the network): only
+  those are worth retrying; anything else (a type mismatch, a column the table lacks, a bug) is permanent.
 - `latest(table)` returns the live rows as a ReplacingMergeTree reader sees them: per key, the row with
   the highest `_version`, left out when that row has `_deleted = 1` (unversioned tables: every row).
 """
@@ -25,7 +27,16 @@ Row = dict[str, Any]
 
 
 class SinkError(RuntimeError):
-    """A row that does not fit its table, or a write that failed; the message says which."""
+    """A row that does not fit its table, or a write that failed; the message says which. `transient`: the
+    failure is expected to pass by itself (retry), else it is permanent (stop and say so)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class NotAttempted(SinkError):
+    """A batch left unwritten because an earlier one of the same flush failed (it says nothing itself)."""
 
 
 class Sink(ABC):
@@ -55,16 +66,23 @@ class Sink(ABC):
         errors = self.write_batches([(self.defs[t], self._buffer[t]) for t in tables])
         written = 0
         failed: list[str] = []
+        transient = True
         for table, error in zip(tables, errors, strict=True):
             if error is None:
                 written += len(self._buffer.pop(table))
-            else:
-                failed.append(f"writing {len(self._buffer[table])} rows to {table} failed: {error}")
+            elif not isinstance(error, NotAttempted):
+                failed.append(f"writing {len(self._buffer[table])} rows to {table} failed: "
+                              f"{type(error).__name__}: {error}")
+                transient = transient and self.is_transient(error)
         for table in [t for t, rows in self._buffer.items() if not rows]:
             del self._buffer[table]
         if failed:
-            raise SinkError("; ".join(failed))
+            raise SinkError("; ".join(failed), transient=transient)
         return written
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Whether a write error is expected to pass by itself. The default: the network or the OS."""
+        return isinstance(error, (ConnectionError, TimeoutError))
 
     def write_batches(self, batches: list[tuple[TableDef, list[Row]]]) -> list[Exception | None]:
         """Write each batch; per batch, None or the error it met. The default goes one by one and leaves
@@ -72,7 +90,7 @@ class Sink(ABC):
         results: list[Exception | None] = []
         for definition, rows in batches:
             if any(r is not None for r in results):
-                results.append(SinkError("not attempted after an earlier failure"))
+                results.append(NotAttempted("not attempted after an earlier failure"))
                 continue
             try:
                 self.write_batch(definition, rows)

@@ -16,9 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from sinks.base import Row, Sink
-from sinks.ddl import TableDef, create_statements
+from sinks.ddl import TableDef, table_statements, view_statements
+from sinks.migrations import check_columns, migrate
+
+# Server error codes that pass by themselves (overload, timeouts, a replica or the network going away);
+# every other server error (unknown column, type mismatch, syntax) is permanent: retrying cannot help.
+TRANSIENT_CODES = frozenset({3, 159, 164, 202, 203, 209, 210, 241, 242, 252, 319, 425, 999})
 
 
 def _aware(value: Any) -> Any:
@@ -42,8 +48,15 @@ class ClickHouseSink(Sink):
         self._pool: ThreadPoolExecutor | None = None
 
     def ensure_schema(self) -> None:
-        for statement in create_statements(self.database):
+        """Create missing tables, apply pending migrations (sinks/migrations.py), then (re)create the views,
+        which may read a column a migration just added; finally `SchemaMismatch` unless every table has
+        exactly its defined columns (a definition changed without a migration)."""
+        for statement in table_statements(self.database):
             self.client.command(statement)
+        migrate(self.client, self.database)
+        for statement in view_statements(self.database):
+            self.client.command(statement)
+        check_columns(self.client, self.database)
 
     def write_batch(self, definition: TableDef, rows: list[Row]) -> None:
         names = definition.column_names
@@ -60,6 +73,14 @@ class ClickHouseSink(Sink):
             self._pool = ThreadPoolExecutor(self._parallel, thread_name_prefix="clickhouse-insert")
         futures = [self._pool.submit(self.write_batch, d, rows) for d, rows in batches]
         return [f.exception() for f in futures]  # type: ignore[misc]
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Transport failures (no server answer, or an overloaded one after the driver's own retries) and the
+        server codes of `TRANSIENT_CODES`; anything the server rejected for what we sent is permanent."""
+        if isinstance(error, DatabaseError):
+            code = getattr(error, "code", None)
+            return code in TRANSIENT_CODES or (code is None and isinstance(error, OperationalError))
+        return super().is_transient(error)
 
     def _thread_client(self) -> Client:
         if self._factory is None or threading.current_thread() is threading.main_thread():

@@ -3,7 +3,9 @@
 Contract: `table_defs()` describes each table (columns with ClickHouse types, key, partitioning); both sinks
 use it (the in-memory sink to deduplicate like ReplacingMergeTree, the ClickHouse sink to check rows), and
 `create_statements()` yields idempotent DDL for all of them and for the analyst views. Nothing is created
-at import time.
+at import time. `CREATE TABLE IF NOT EXISTS` leaves an existing table as it is: a column added here reaches
+existing installs only through a migration in sinks/migrations.py (the sink checks at start that every
+table has exactly the columns defined here).
 
 Versioned tables are `ReplacingMergeTree(_version, _deleted)`: the row with the highest `_version` per key
 wins, and a winning row with `_deleted = 1` means the key is gone. Analysts and BI tools read the views
@@ -21,8 +23,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from agents.aggregates import FAMILIES, SALES
-from agents.engine import current_table
+from schemas.outputs import FAMILIES, SALES, current_table
 from schemas.registry import TABLES
 
 
@@ -176,6 +177,12 @@ def view_statements(database: str) -> list[str]:
     return views
 
 
+def table_statements(database: str) -> list[str]:
+    """`CREATE TABLE IF NOT EXISTS` for every table: whole on a fresh install, a no-op for a table that exists
+    (columns added since reach it through sinks/migrations.py)."""
+    return [d.create(database) for d in table_defs().values()]
+
+
 def create_statements(database: str) -> list[str]:
     """Idempotent DDL for every table, then every view."""
-    return [d.create(database) for d in table_defs().values()] + view_statements(database)
+    return table_statements(database) + view_statements(database)

@@ -25,6 +25,11 @@ def dead_letter_topic_name(prefix: str) -> str:
     return f"{prefix}.dead-letter"
 
 
+def change_feed_topic_name(prefix: str) -> str:
+    """The change feed the worker publishes after each written batch (`schemas.changefeed`)."""
+    return f"{prefix}.analytics.changes"
+
+
 def bank_statement_files_topic_name(prefix: str) -> str:
     """Accepted bank statement files, one record per file (key: the file's sha256; value: the whole file as
     `connectors.bank.statement.imported_file_to_json` writes it)."""
@@ -74,7 +79,7 @@ async def ensure_topics(settings: StackSettings, replication_factor: int = 1) ->
     """
     prefix = settings.kafka.topic_prefix
     wanted = [topic_for(t, prefix) for t in CAPTURED_TABLES]
-    wanted += [heartbeat_topic_name(prefix), dead_letter_topic_name(prefix)]
+    wanted += [heartbeat_topic_name(prefix), dead_letter_topic_name(prefix), change_feed_topic_name(prefix)]
     return await create_missing_topics(settings, wanted, replication_factor)
 
 

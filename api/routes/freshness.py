@@ -3,6 +3,8 @@ Needs a principal that reads the `freshness` family.
 
 Age counts from the later of the newest applied change's commit time and the last Debezium heartbeat
 the worker had fully caught up with, so a quiet table is not reported stale while capture is current.
+While the worker is catching up (initial snapshot, rebuild, restart after a stop), a table it still has
+records of is "catching_up", not "fresh", `within_sla` is false, and `catching_up` gives the backlog and ETA.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import BaseModel
 from api.access.audit_middleware import audit_rows
 from api.access.principal import require_family
 from api.deps import ClickHouseDep, SettingsDep
+from infra.services import worker_health
 
 router = APIRouter(tags=["operations"], dependencies=[Depends(require_family("freshness"))])
 
@@ -27,19 +30,28 @@ def _utc(value: datetime | None) -> datetime | None:
 
 class TableFreshness(BaseModel):
     source_table: str
-    status: Literal["fresh", "stale"]
+    status: Literal["fresh", "stale", "catching_up"]
     age_seconds: float
     last_commit_at: datetime | None
     last_visible_at: datetime | None
     last_commit_to_visible_ms: int
     caught_up_to: datetime | None
     events_applied: int
+    backlog: int = 0
+
+
+class CatchingUp(BaseModel):
+    backlog: int
+    records_per_second: float
+    eta_seconds: float | None
 
 
 class Freshness(BaseModel):
     sla_seconds: int
     within_sla: bool
     worst_age_seconds: float | None
+    worker: str
+    catching_up: CatchingUp | None
     tables: list[TableFreshness]
 
 
@@ -55,7 +67,19 @@ def freshness(request: Request, settings: SettingsDep, clickhouse: ClickHouseDep
                        events_applied=r[6])
         for r in result.result_rows
     ]
+    worker = worker_health(settings)
+    catching_up = None
+    if worker.state == "catching_up" and worker.status is not None:
+        behind: dict[str, int] = worker.status.get("backlog_by_table", {})
+        for table in tables:
+            table.backlog = behind.get(table.source_table, 0)
+            if table.backlog:
+                table.status = "catching_up"
+        catching_up = CatchingUp(backlog=worker.status.get("backlog", 0),
+                                 records_per_second=worker.status.get("rate", 0.0),
+                                 eta_seconds=worker.status.get("eta_seconds"))
     worst = max((t.age_seconds for t in tables), default=None)
     audit_rows(request, len(tables))
-    return Freshness(sla_seconds=sla, within_sla=bool(tables) and all(t.status == "fresh" for t in tables),
-                     worst_age_seconds=worst, tables=tables)
+    return Freshness(sla_seconds=sla, within_sla=bool(tables) and all(t.status == "fresh" for t in tables)
+                     and catching_up is None, worst_age_seconds=worst, worker=worker.state,
+                     catching_up=catching_up, tables=tables)

@@ -9,6 +9,9 @@ by `RowScope` like every route: sales by the branch cells of `agg_sales`, delive
 the customer's branch; collections of a branch-scoped caller are summed from its customers' payments (the
 company-wide `agg_collections` has no branch). A role whose money is `today_totals` (dispatcher) gets today's
 revenue and collections but no receivables (null); a role without money sees none of the three.
+
+`complete` is false, with `note` saying why (backlog and ETA), while the streaming worker is catching up
+(initial snapshot, rebuild, restart) or is not running: the figures are then partial, not today's truth.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from pydantic import BaseModel
 from api.access.audit_middleware import audit_rows
 from api.access.principal import require_family
 from api.access.rows import RowScope, RowScopeDep
-from api.deps import ClickHouseDep, ClockDep
+from api.deps import ClickHouseDep, ClockDep, SettingsDep
 from infra.clock import TAIPEI, business_day
+from infra.services import WorkerHealth, worker_health
 
 router = APIRouter(prefix="/kpis", tags=["kpis"], dependencies=[Depends(require_family("kpis"))])
 
@@ -63,6 +67,8 @@ class TodayKpis(BaseModel):
     deliveries: Deliveries
     receivables: Receivables | None
     collections: Decimal | None
+    complete: bool
+    note: str | None
 
 
 def _twd(cents: int) -> Decimal:
@@ -96,8 +102,10 @@ def _collections(clickhouse: Client, scope: RowScope, day: date) -> Decimal:
 
 
 @router.get("/today", response_model=TodayKpis)
-def today(request: Request, clickhouse: ClickHouseDep, clock: ClockDep, scope: RowScopeDep) -> TodayKpis:
+def today(request: Request, clickhouse: ClickHouseDep, clock: ClockDep, scope: RowScopeDep,
+          settings: SettingsDep) -> TodayKpis:
     now = clock.now()
+    worker = worker_health(settings)
     day = business_day(now)
     midnight = int(datetime.combine(day, time(0), TAIPEI).timestamp())
     money = scope.role.money
@@ -124,4 +132,16 @@ def today(request: Request, clickhouse: ClickHouseDep, clock: ClockDep, scope: R
                               on_time_rate=None if delivered == 0 else round(on_time / delivered, 4)),
         receivables=_receivables(clickhouse, scope) if money == "all" else None,
         collections=None if money == "none" else _collections(clickhouse, scope, day),
+        complete=worker.state == "up", note=_note(worker),
     )
+
+
+def _note(worker: WorkerHealth) -> str | None:
+    """Why the figures may be partial, for a user (no process details)."""
+    if worker.state == "up":
+        return None
+    if worker.state == "catching_up" and worker.status is not None:
+        eta = worker.status.get("eta_seconds")
+        return (f"catching up: {worker.status.get('backlog', 0):,} changes still to apply"
+                f"{'' if eta is None else f', about {eta:.0f} s'}; the figures are partial until then")
+    return f"the streaming worker is {worker.state}: the figures may be out of date"

@@ -23,7 +23,7 @@ from api.access.policy import load_policy
 from api.access.principal import Principal
 from api.access.rows import RowScope
 from api.app import _security_headers
-from api.deps import ClickHouseDep, ClickHousePool, ClockDep, PolicyDep
+from api.deps import ClickHouseDep, ClickHousePool, ClockDep, PolicyDep, SettingsDep
 from api.routes import kpis
 from infra.clickhouse.runner import get_client
 from infra.clock import SystemClock
@@ -65,8 +65,9 @@ def create_bare_app(settings: StackSettings) -> FastAPI:
     app.state.policy = load_policy(settings.access.policy_file)
 
     @app.get("/kpis/today", response_model=kpis.TodayKpis)
-    def today(request: Request, clickhouse: ClickHouseDep, clock: ClockDep, scope: FixedScopeDep) -> kpis.TodayKpis:
-        return kpis.today(request, clickhouse, clock, scope)
+    def today(request: Request, clickhouse: ClickHouseDep, clock: ClockDep, scope: FixedScopeDep,
+              settings: SettingsDep) -> kpis.TodayKpis:
+        return kpis.today(request, clickhouse, clock, scope, settings)
 
     _security_headers(app)
     return app

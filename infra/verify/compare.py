@@ -13,12 +13,11 @@ from typing import Any
 
 import psycopg
 
-from agents.aggregates import FAMILIES
-from agents.engine import current_table
 from infra.clickhouse.runner import get_client
 from infra.clock import SystemClock, business_day
 from infra.settings import StackSettings
 from infra.verify.truth import TRUTH
+from schemas.outputs import FAMILIES, current_table
 from schemas.registry import TABLES
 from sinks.clickhouse import ClickHouseSink
 

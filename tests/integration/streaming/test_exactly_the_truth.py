@@ -13,8 +13,9 @@ from infra.clickhouse.runner import get_client, start_clickhouse, stop_clickhous
 from infra.kafka.broker import start_kafka, stop_kafka
 from infra.kafka.connect import register_connector, start_connect, stop_connect
 from infra.postgres.tables import CAPTURED_TABLES
-from infra.services import start_worker, worker_healthy, worker_process
+from infra.services import start_worker, worker_health, worker_healthy, worker_process
 from infra.settings import StackSettings
+from infra.supervisor import start_supervisor, stop_supervisor
 from tests.integration.streaming.helpers import (
     group_committed_offsets,
     simulator_running,
@@ -83,6 +84,7 @@ def test_the_consumer_group_shows_the_checkpoint_and_an_emptied_clickhouse_is_re
     # The group now says "everything read"; ClickHouse, the only place results live, is emptied. The worker
     # must resume from ITS checkpoint (none: offset 0 everywhere), not from the group's offsets — aiokafka
     # alone would not seek a partition to a committed offset of 0.
+    stop_supervisor(stack)  # an operator's maintenance: nothing may restart the worker meanwhile
     worker_process(stack).kill()
     client = get_client(stack, database="default")
     try:
@@ -91,9 +93,26 @@ def test_the_consumer_group_shows_the_checkpoint_and_an_emptied_clickhouse_is_re
     finally:
         client.close()
     start_worker(stack)
+    start_supervisor(stack)
+    seen = _states_until_up(stack, timeout=120)
+    assert "catching_up" in seen and seen[-1] == "up", seen  # health says so while the rebuild runs
     assert wait_until_verified(stack, timeout=180) == []
     rebuilt = stream_checkpoint(stack)
     assert {tp: rebuilt.get(tp) for tp in checkpoint} == checkpoint
+
+
+def _states_until_up(stack: StackSettings, timeout: float) -> list[str]:
+    """The worker's health states, each change of state once, until it is up (or the timeout)."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = worker_health(stack).state
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        if state == "up":
+            break
+        time.sleep(0.2)
+    return seen
 
 
 def _group_shows(stack: StackSettings, checkpoint: dict[tuple[str, int], int]) -> bool:

@@ -6,9 +6,10 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from agents.engine import Change, Engine, current_table
+from agents.engine import Change, Engine
 from agents.projections import day_number
 from infra.clock import TAIPEI, FixedClock
+from schemas.outputs import current_table
 from tests.unit.agents import builders as b
 
 DAY = int(datetime(2026, 11, 30, tzinfo=TAIPEI).timestamp())

@@ -11,7 +11,7 @@ from agents.engine import Change, Engine
 from agents.pipeline import DeadLetter, Pipeline
 from infra.clock import FixedClock
 from schemas.decode import ChangeDecoder
-from sinks.base import Row, Sink
+from sinks.base import Row, Sink, SinkError
 from sinks.ddl import TableDef
 from sinks.memory import MemorySink
 from streams.replay import RawRecord
@@ -107,16 +107,55 @@ async def test_overlapped_writes_give_the_same_rows_in_order_and_keep_retrying_a
     assert cells(overlapped) == cells(inline)
     assert [t for t in overlapped.order if t == "stream_offsets"] == ["stream_offsets"] * 5
 
+
+
+async def test_a_transient_write_failure_is_retried_until_it_passes_and_loses_nothing() -> None:
+    class Flaky(MemorySink):
+        failures = 3
+
+        def write_batch(self, definition: TableDef, rows: list[Row]) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("ClickHouse restarting")
+            super().write_batch(definition, rows)
+
+    sink = Flaky()
+    pipeline, _ = make(sink)
+    pipeline.retry_initial_seconds = pipeline.retry_max_seconds = 0.01
+    report = await pipeline.process([record(b.change("w200.order_master", None, b.order(1)), 0)])
+    assert report is not None and report.applied == 1 and sink.failures == 0
+    assert pipeline.failing_since is None and "ClickHouse restarting" in pipeline.last_failure
+    assert [r["next_offset"] for r in sink.latest("stream_offsets")] == [1]
+
+    class Down(MemorySink):
+        def write_batch(self, definition: TableDef, rows: list[Row]) -> None:
+            raise ConnectionError("connection refused")
+
+    down, _ = make(Down())
+    down.overlap_writes = True
+    down.retry_initial_seconds = down.retry_max_seconds = 0.01
+    await down.process([record(b.change("w200.order_master", None, b.order(1)), 0)])
+    with pytest.raises(asyncio.TimeoutError):  # retried, never dropped, while the failure lasts
+        await asyncio.wait_for(down.drain(), 0.2)
+    assert down.failing_since is not None
+
+
+async def test_a_permanent_write_failure_is_raised_not_retried_and_writes_no_checkpoint() -> None:
     class Broken(MemorySink):
         def write_batch(self, definition: TableDef, rows: list[Row]) -> None:
-            raise RuntimeError("disk on fire")
+            if definition.name == "agg_sales":
+                raise TypeError("Decimal expected for net")
+            super().write_batch(definition, rows)
 
-    broken, _ = make(Broken())
-    broken.overlap_writes = True
-    broken.retry_initial_seconds = broken.retry_max_seconds = 0.01
-    await broken.process(batches[0])
-    with pytest.raises(asyncio.TimeoutError):  # a SinkError is retried, never dropped
-        await asyncio.wait_for(broken.drain(), 0.2)
+    for overlap in (False, True):
+        sink = Broken()
+        broken, _ = make(sink)
+        broken.overlap_writes = overlap
+        with pytest.raises(SinkError, match="agg_sales failed: TypeError: Decimal expected") as raised:
+            await broken.process([record(b.change("w200.order_master", None, b.order(1)), 0)])
+            await broken.drain()
+        assert not raised.value.transient
+        assert sink.latest("stream_offsets") == []  # nothing acknowledged: a restart replays the batch
 
 
 async def test_the_report_splits_latency_at_kafka_for_table_records_only() -> None:
@@ -129,3 +168,24 @@ async def test_the_report_splits_latency_at_kafka_for_table_records_only() -> No
     report = await pipeline.process(batch)
     assert report is not None and len(report.kafka_lags_ms) == 1  # the heartbeat is no change to make visible
     assert report.kafka_lags_ms[0] >= 0 and len(report.change_lags_ms) == 1
+
+
+async def test_the_change_feed_gets_each_batch_once_written_before_its_checkpoint_in_order() -> None:
+    sink = MemorySink()
+    pipeline, _ = make(sink)
+    published: list[tuple[set[str], dict[tuple[str, int], int]]] = []
+
+    def checkpoint() -> dict[tuple[str, int], int]:
+        return {(r["topic"], r["partition"]): r["next_offset"] for r in sink.latest("stream_offsets")}
+
+    async def publish(rows: dict[str, list[Row]], positions: dict[tuple[str, int], int]) -> None:
+        assert sink.pending == 0 and sink.latest("agg_sales")  # everything announced is already written …
+        assert checkpoint() != positions  # … and the checkpoint only after: a crash between re-announces it
+        published.append((set(rows), positions))
+
+    pipeline.publish = publish
+    for offset in range(3):
+        await pipeline.process([record(b.change("w200.order_master", None, b.order(offset + 1)), offset)])
+    assert [p[1] for p in published] == [{("lg.w200.order_master", 0): n} for n in (1, 2, 3)]
+    assert checkpoint() == published[-1][1]
+    assert all("agg_sales" in tables for tables, _ in published)

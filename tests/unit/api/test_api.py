@@ -53,7 +53,7 @@ def test_everything_down_is_a_503_naming_each_part(tmp_path: Path) -> None:
     body = response.json()
     assert body["status"] == "down"
     assert {name: part["status"] for name, part in body["parts"].items()} == {
-        "kafka": "down", "connect": "down", "clickhouse": "down", "worker": "down"}
+        "kafka": "down", "connect": "down", "clickhouse": "down", "worker": "down", "source_schemas": "up"}
     assert "not started" in body["parts"]["worker"]["detail"]
     assert "127.0.0.1" not in response.text  # no internal addresses
 
@@ -96,12 +96,12 @@ def test_worker_health_from_its_status_file(tmp_path: Path) -> None:
     def write(pid: int, age: float) -> None:
         at = datetime.now(UTC) - timedelta(seconds=age)
         s.worker_status_file.write_bytes(orjson.dumps({"pid": pid, "last_tick_at": at, "batches": 3,
-                                                       "events_applied": 10, "dead_lettered": 1}))
+                                                       "started_at": at, "events_applied": 10, "dead_lettered": 1}))
 
     write(os.getpid(), 0)
     assert worker_health(s).status == "up"
     write(os.getpid(), 60)
-    assert worker_health(s).status == "down" and "no progress" in worker_health(s).detail
+    assert worker_health(s).status == "down" and "no status for 60s" in worker_health(s).detail
     write(2**22 + 12345, 0)  # above the default pid_max: no such process
     assert worker_health(s).detail.endswith("is gone")
 
@@ -153,3 +153,24 @@ def test_every_answer_carries_the_security_headers(tmp_path: Path) -> None:
     assert "strict-transport-security" not in response.headers  # only over TLS
     secure = TestClient(create_app(settings(tmp_path)), base_url="https://testserver").get("/health/live")
     assert secure.headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+def test_source_schema_health_names_added_and_broken_columns(tmp_path: Path) -> None:
+    from api.routes.health import source_schema_health
+    from infra.status import write_status
+
+    s = settings(tmp_path)
+    now = datetime.now(UTC)
+    base = {"pid": os.getpid(), "started_at": now, "batches": 1, "events_applied": 1, "dead_lettered": 0,
+            "written_at": now}
+    write_status(s.worker_status_file, {**base, "schema_drift": {}, "schema_broken": {}})
+    assert source_schema_health(s).status == "up"
+    drift = {"w200.order_master": {"added_columns": ["delivery_note"], "records": 3}}
+    write_status(s.worker_status_file, {**base, "schema_drift": drift, "schema_broken": {}})
+    health = source_schema_health(s)
+    assert health.status == "up" and "w200.order_master: added upstream delivery_note (ignored)" in health.detail
+    broken = {"w500.payment_record": {"count": 4, "last_reason": "column `amount` is missing (removed upstream?)"}}
+    write_status(s.worker_status_file, {**base, "schema_drift": drift, "schema_broken": broken})
+    health = source_schema_health(s)
+    assert health.status == "degraded" and "w500.payment_record: 4 changes rejected" in health.detail
+    assert "removed upstream?" in health.detail and "delivery_note" in health.detail

@@ -3,8 +3,9 @@ parameters (taken from the principal, never from the request), today's totals on
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.access.principal import EmployeeRecord
+from infra.status import write_status
 from tests.unit.access.access_testing import AccessHarness, FakeClickHouse
 
 BRANCH_PARAMETER = "{branches:Array(String)}"
@@ -112,3 +114,53 @@ def test_roles_without_kpis_are_refused(harness: tuple[AccessHarness, TestClient
     h, client = harness
     assert client.get("/kpis/today", headers=h.bearer("emp:5")).status_code == 403  # a driver
     assert h.clickhouse is not None and h.clickhouse.queries == []
+
+
+def _worker_status(h: AccessHarness, **fields: Any) -> None:
+    now = datetime.now(UTC)
+    write_status(h.settings.worker_status_file, {
+        "pid": os.getpid(), "started_at": now, "batches": 1, "events_applied": 5, "dead_lettered": 0,
+        "written_at": now, "failing_since": None, "last_failure": "", "failed": None, "backlog": 0, "rate": 0.0,
+        "eta_seconds": 0.0, "catching_up": False, "backlog_by_table": {}, **fields})
+
+
+def test_the_figures_say_when_they_are_not_complete(harness: tuple[AccessHarness, TestClient]) -> None:
+    h, client = harness
+    body = client.get("/kpis/today", headers=h.bearer("emp:1")).json()
+    assert body["complete"] is False and "worker is down" in body["note"]  # no worker status at all
+    _worker_status(h, backlog=42_000, rate=3_000.0, eta_seconds=14.0, catching_up=True,
+                   backlog_by_table={"w500.invoice_header": 42_000})
+    body = client.get("/kpis/today", headers=h.bearer("emp:1")).json()
+    assert body["complete"] is False
+    assert body["note"] == "catching up: 42,000 changes still to apply, about 14 s; the figures are partial until then"
+    _worker_status(h)
+    body = client.get("/kpis/today", headers=h.bearer("emp:1")).json()
+    assert body["complete"] is True and body["note"] is None
+
+
+def test_freshness_says_catching_up_with_the_backlog_instead_of_fresh(tmp_path: Path) -> None:
+    at = datetime(2026, 1, 15, 1, 0, tzinfo=UTC)
+
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        return [(t, 1_000, at, at, 150, at, 10) for t in ("w200.order_master", "w500.invoice_header")]
+
+    h = AccessHarness(tmp_path, clickhouse=FakeClickHouse(answer=rows))
+    with h.client() as client:
+        _worker_status(h)
+        body = client.get("/freshness", headers=h.bearer("emp:1")).json()
+        assert body["within_sla"] is True and body["worker"] == "up" and body["catching_up"] is None
+        _worker_status(h, backlog=9_000, rate=1_500.0, eta_seconds=6.0, catching_up=True,
+                       backlog_by_table={"w500.invoice_header": 9_000})
+        body = client.get("/freshness", headers=h.bearer("emp:1")).json()
+    assert body["within_sla"] is False and body["worker"] == "catching_up"
+    assert body["catching_up"] == {"backlog": 9_000, "records_per_second": 1_500.0, "eta_seconds": 6.0}
+    status = {t["source_table"]: (t["status"], t["backlog"]) for t in body["tables"]}
+    assert status == {"w200.order_master": ("fresh", 0), "w500.invoice_header": ("catching_up", 9_000)}
+
+
+def test_metrics_expose_the_worker_state_for_alert_rules(harness: tuple[AccessHarness, TestClient]) -> None:
+    h, client = harness
+    _worker_status(h, backlog=12_345, rate=1_000.0, eta_seconds=12.0, catching_up=True)
+    text = client.get("/metrics", headers=h.bearer("emp:1")).text
+    assert 'lg_worker_state{state="catching_up"} 1.0' in text and 'lg_worker_state{state="up"} 0.0' in text
+    assert "lg_worker_backlog_records 12345.0" in text
