@@ -43,7 +43,7 @@ from api.reports.catalog import catalog
 from api.reports.definition import Report
 from api.reports.describe import describe, drill_links, parameter_schema, sensitive
 from api.reports.formats import BOUNDED, EXTENSIONS, MEDIA_TYPES, RenderContext, format_for_media_type, renderer
-from api.reports.freshness import DataState, data_state
+from api.reports.freshness import DataState, FreshnessSnapshot
 from api.reports.parameters import ParameterError, ParameterForbidden, parse
 from api.reports.runner import Prepared, all_rows, count_rows, prepare, stream_rows
 from infra.clock import Clock, business_day
@@ -58,6 +58,13 @@ def result_cache(request: Request) -> ResultCache:
     if cache is None:
         cache = request.app.state.report_cache = ResultCache()
     return cache
+
+
+def freshness_snapshot(request: Request) -> FreshnessSnapshot:
+    snapshot: FreshnessSnapshot | None = getattr(request.app.state, "freshness_snapshot", None)
+    if snapshot is None:
+        snapshot = request.app.state.freshness_snapshot = FreshnessSnapshot()
+    return snapshot
 
 
 @router.get("", tags=["reports"], summary="The reports the caller may run, with their parameters and columns")
@@ -162,24 +169,29 @@ async def run_report(request: Request, report: Report, principal: Principal, pol
 
 async def _respond(request: Request, pool: ClickHousePool, prepared: Prepared, fmt: str, now: datetime,
                    branches: frozenset[str] | None) -> Response:
+    snapshot = freshness_snapshot(request)
+    try:
+        # No ClickHouse client is held for a 304 or a cached answer: only the (shared, 1 s) freshness read.
+        state = await run_in_threadpool(snapshot.state, pool.acquire, pool.release, prepared.tables)
+    except ClickHouseUnavailable:
+        return JSONResponse({"detail": CLICKHOUSE_UNREACHABLE}, status_code=503)
+    scope = RowScope(request.state.principal, request.app.state.policy)
+    key = cache_key(prepared.report.id, prepared.values, fmt, scope, state.version)
+    headers = _validators(key, state)
+    if state.cacheable and request.headers.get("if-none-match") == headers["ETag"]:
+        audit_rows(request, 0)
+        return Response(status_code=304, headers=headers)
+    cache = result_cache(request)
+    cached = cache.get(key) if state.cacheable else None
+    if cached is not None:
+        audit_rows(request, cached.rows)
+        return _answer(prepared, fmt, cached.body, headers, now)
     try:
         client = await run_in_threadpool(pool.acquire)
     except ClickHouseUnavailable:
         return JSONResponse({"detail": CLICKHOUSE_UNREACHABLE}, status_code=503)
     lent = True
     try:
-        state = await run_in_threadpool(data_state, client, prepared.tables)
-        scope = RowScope(request.state.principal, request.app.state.policy)
-        key = cache_key(prepared.report.id, prepared.values, fmt, scope, state.version)
-        headers = _validators(key, state)
-        if state.cacheable and request.headers.get("if-none-match") == headers["ETag"]:
-            audit_rows(request, 0)
-            return Response(status_code=304, headers=headers)
-        cache = result_cache(request)
-        cached = cache.get(key) if state.cacheable else None
-        if cached is not None:
-            audit_rows(request, cached.rows)
-            return _answer(prepared, fmt, cached.body, headers, now)
         ctx = RenderContext(prepared.report, prepared.values, now, state.as_of,
                             None if branches is None else tuple(sorted(branches)),
                             drill_links(prepared.report, prepared.values))

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.reports.freshness import FreshnessSnapshot
 from tests.unit.access.access_testing import AccessHarness, FakeClickHouse
 
 FRESHNESS_ROWS: list[tuple[Any, ...]] = [("w200.order_master", 10, None, None)]
@@ -119,8 +120,11 @@ def test_csv_by_accept_header(harness: tuple[AccessHarness, TestClient]) -> None
 def test_cache_serves_until_the_data_changes_and_never_across_branches(
         harness: tuple[AccessHarness, TestClient], data: Data) -> None:
     h, client = harness
+    now = [0.0]
+    h.app.state.freshness_snapshot = FreshnessSnapshot(ttl=1.0, monotonic=lambda: now[0])
     tpe_manager, txg_manager = h.bearer("emp:1"), h.bearer("emp:2")
     first = client.get("/reports/daily_sales", headers=tpe_manager)
+    freshness_reads = len(sql_of(h, "FROM freshness_now"))
     runs = len(sql_of(h, "FROM (SELECT * FROM `sales`"))
     again = client.get("/reports/daily_sales", headers=tpe_manager)
     assert again.content == first.content and len(sql_of(h, "FROM (SELECT * FROM `sales`")) == runs  # cached
@@ -129,7 +133,11 @@ def test_cache_serves_until_the_data_changes_and_never_across_branches(
     other_branch = client.get("/reports/daily_sales", headers=txg_manager)
     assert other_branch.headers["etag"] != first.headers["etag"]
     assert len(sql_of(h, "FROM (SELECT * FROM `sales`")) == runs + 1  # its own entry, its own query
+    assert len(sql_of(h, "FROM freshness_now")) == freshness_reads  # one read served the whole second
     data.version += 1  # a change to orders was applied
+    within = client.get("/reports/daily_sales", headers={**tpe_manager, "If-None-Match": first.headers["etag"]})
+    assert within.status_code == 304  # the version is read again at most once a second
+    now[0] = 1.5
     changed = client.get("/reports/daily_sales", headers={**tpe_manager, "If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
     assert len(sql_of(h, "FROM (SELECT * FROM `sales`")) == runs + 2
