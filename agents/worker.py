@@ -37,6 +37,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -225,10 +226,13 @@ class Worker:
         for sent in pending:
             await sent  # delivered in order (one partition) before the next batch is published
 
+    @property
+    def standby_file(self) -> Path:
+        return self.settings.worker_status_file.with_name(f"standby-{os.getpid()}.json")
+
     def standing_by(self, holder: int | None) -> None:
         """While another worker holds the lease: say so (its own status file, not the active worker's)."""
-        write_status(self.settings.worker_status_file.with_name(f"standby-{os.getpid()}.json"),
-                     {"pid": os.getpid(), "standby": True, "lease_holder_backend_pid": holder})
+        write_status(self.standby_file, {"pid": os.getpid(), "standby": True, "lease_holder_backend_pid": holder})
         if time.monotonic() - self._standby_logged > 30:
             self._standby_logged = time.monotonic()
             log.info("standby: the worker lease is held (PostgreSQL backend %s); waiting to take over", holder)
@@ -279,6 +283,7 @@ def main() -> int:
     worker = Worker(settings)
     worker.lease = WorkerLease(settings.postgres.dsn())
     epoch = worker.lease.acquire(on_wait=worker.standing_by)
+    worker.standby_file.unlink(missing_ok=True)
     worker.pipeline.engine.version_floor = version_floor(epoch)
     log.info("holding the worker lease, epoch %d", epoch)
     try:
