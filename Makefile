@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps jars up down run status clean test test-unit test-integration lint bench verify bank-pull audit-verify
+.PHONY: help install system-deps jars up down run status clean test test-unit test-integration lint bench verify bank-pull audit-verify catch-up rebuild
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -37,7 +37,13 @@ down: ## stop the background stack
 status: ## health of every part, and where it listens
 	@$(PY) -m infra.stack status
 
-audit-verify: $(STAMP) ## verify the audit trail's hash chain; names the first broken record (exit 1)
+audit-catch-up: $(STAMP) ## a progress bar (backlog, rate, ETA) until the streaming worker has caught up
+	@$(PY) -m infra.catchup follow
+
+rebuild: $(STAMP) ## drop the worker's ClickHouse tables and recompute them from the topics, with a progress bar
+	@$(PY) -m infra.catchup rebuild
+
+verify: $(STAMP) ## verify the audit trail's hash chain; names the first broken record (exit 1)
 	@$(PY) -m api.access.audit_verify
 
 bank-pull: ## ask the running bank import to pull the SFTP inbox now (it pulls by itself daily at 06:00 Asia/Taipei)
