@@ -325,6 +325,8 @@ def run(settings: StackSettings, backfill_days: int, rate: float) -> None:
         print_demo_users(settings, users)
         print_reports(settings)
         print("\nClickHouse for BI tools (database luckygas_bi; see README):\n  " + "\n  ".join(bi_logins(settings)))
+        print("\nthe streaming worker may still be applying the initial snapshot (the screens and /health say so):"
+              " `make catch-up` shows its progress and ETA")
         print(f"\nlive simulator at {rate} row changes/s — Ctrl-C stops the whole stack\n", flush=True)
         return subprocess.Popen(simulator_command("live", "--rate", str(rate)), env=child_env(settings))
 
