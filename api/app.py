@@ -4,8 +4,8 @@ Contract: `create_app(settings, clock)` builds the app without touching the netw
 from its file; keys, ClickHouse and Redis are reached only when a request needs them). Its lifespan makes the
 one ClickHouse pool and the employee directory, and at shutdown closes them and the SMS receipt store.
 
-Every route needs a principal (`api.access.principal`) except `GET /health/live`, the OpenAPI document and
-its viewers, and `POST /sms/receipts` (the gateway signs each receipt; checked by the route). Request
+Every route needs a principal (`api.access.principal`), `GET /health/live` included, except the OpenAPI
+document and its viewers, and `POST /sms/receipts` (the gateway signs each receipt; checked by the route). Request
 validation errors are 422 with field messages, missing or bad credentials 401, a caller without the right
 403, an unreachable dependency 503 with a message naming no address, and anything unexpected is logged and
 answered as a 500 with a generic message (never a traceback or exception text).
@@ -102,7 +102,6 @@ def create_app(settings: StackSettings, clock: Clock | None = None, *, keys: Key
     if stores is not None:
         app.state.audit, app.state.identity = stores.audit, stores.identity
     app.add_middleware(AuditMiddleware, settings=settings.audit)
-    app.include_router(health.live_router)
     for public in (oauth.router, mfa.router):  # they check their own credentials and audit themselves
         app.include_router(public)
     limited = [Depends(principal_rate_limit(current_principal))]

@@ -1,5 +1,7 @@
-"""Health: GET /health/live (is the process serving? no dependencies, public) and GET /health/ready (is every
-part of the system up? 200 when all are, 503 with the same body when any is not; needs `operations`).
+"""Health: GET /health/live (is the process serving? no dependencies) and GET /health/ready (is every part of
+the system up? 200 when all are, 503 with the same body when any is not). Both need `operations`, like every
+route but the token endpoints: an anonymous caller gets 401 (audited) — which is itself proof that the process
+answers, so the stack's own probe (`infra.services.api_healthy`) counts a 401 as alive.
 
 Readiness probes Kafka (a metadata request), Kafka Connect, ClickHouse and the worker's status file (judged by
 progress: a worker catching up is "catching_up", with its backlog and ETA, and readiness is then still 200 —
@@ -27,7 +29,6 @@ from infra.settings import StackSettings
 
 READY_CACHE_SECONDS = 5.0
 
-live_router = APIRouter(tags=["operations"])
 router = APIRouter(tags=["operations"], dependencies=[Depends(require_family("operations"))])
 
 
@@ -108,7 +109,7 @@ def get_readiness(request: Request) -> ReadinessProbe:
     return probe
 
 
-@live_router.get("/health/live", response_model=Liveness)
+@router.get("/health/live", response_model=Liveness)
 def live() -> Liveness:
     """The process answers HTTP. Touches nothing else."""
     return Liveness(status="up")

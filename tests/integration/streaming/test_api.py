@@ -42,7 +42,8 @@ def test_health_freshness_kpis_and_metrics(stack: StackSettings) -> None:
     def api(stack: StackSettings, path: str) -> httpx.Response:
         return authorised_get(stack, path, token)
 
-    live = api_get(stack, "/health/live")
+    assert api_get(stack, "/health/live").status_code == 401  # liveness too needs a token
+    live = api(stack, "/health/live")
     assert live.json()["status"] == "up" and live.headers["strict-transport-security"].startswith("max-age=")
     health = api(stack, "/health/ready")
     assert health.status_code == 200, health.text

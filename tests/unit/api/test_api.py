@@ -40,8 +40,11 @@ def test_openapi_schema_is_valid_and_lists_every_route(tmp_path: Path) -> None:
     assert "Versioning" in schema["info"]["description"]
 
 
-def test_liveness_needs_nothing(tmp_path: Path) -> None:
-    response = TestClient(create_app(settings(tmp_path))).get("/health/live")
+def test_liveness_touches_nothing_but_refuses_an_anonymous_caller(tmp_path: Path) -> None:
+    assert TestClient(create_app(settings(tmp_path))).get("/health/live").status_code == 401
+    h = AccessHarness(tmp_path)
+    with h.client() as client:  # no Kafka, ClickHouse or worker here: liveness needs none of them
+        response = client.get("/health/live", headers=h.bearer(HEAD_OFFICE))
     assert response.status_code == 200 and response.json() == {"status": "up"}
 
 

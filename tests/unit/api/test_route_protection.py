@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 from tests.unit.access.access_testing import AccessHarness, FakeClickHouse, SigningKey, claims, unsigned, zeros
 
 PUBLIC: set[tuple[str, str]] = {
-    ("GET", "/health/live"),  # liveness: the process answers; touches nothing
     ("POST", "/sms/receipts"),  # the SMS gateway's callback, signed per receipt (X-Sms-Signature)
     ("GET", "/.well-known/jwks.json"),  # our public keys
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
@@ -89,7 +88,7 @@ def test_the_list_of_routes_is_the_apps(harness: tuple[AccessHarness, TestClient
     routes = protected(h.app)
     assert {("GET", "/kpis/today"), ("GET", "/freshness"), ("GET", "/metrics"), ("GET", "/health/ready"),
             ("GET", "/sms/messages/{message_id}")} <= set(routes)
-    assert ("GET", "/health/live") not in routes and ("POST", "/sms/receipts") not in routes
+    assert ("GET", "/health/live") in routes and ("POST", "/sms/receipts") not in routes
 
 
 def test_every_protected_route_refuses_bad_credentials(harness: tuple[AccessHarness, TestClient]) -> None:
