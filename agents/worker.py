@@ -138,11 +138,8 @@ class Worker:
         """Stop on a permanent error (see the module contract). Idempotent."""
         if self.fatal is not None:
             return
-        log.critical("the streaming worker stops on a permanent error; a restart resumes from the last "
-                     "checkpoint", exc_info=error)
-        self.fatal = {"error": f"{type(error).__name__}: {error}"[:2000], "at": datetime.now(UTC)}
-        self.pipeline.metrics.fatal.inc()
-        self._write_status()
+        self.record_fatal(error, "the streaming worker stops on a permanent error; a restart resumes from the "
+                                 "last checkpoint")
         os.kill(os.getpid(), signal.SIGTERM)  # Faust's own clean shutdown, as a supervisor's stop would do
 
     async def _close_windows(self) -> None:
@@ -226,6 +223,13 @@ class Worker:
         for sent in pending:
             await sent  # delivered in order (one partition) before the next batch is published
 
+    def record_fatal(self, error: BaseException, why: str) -> None:
+        """Log `error` with its traceback, count it, and say so in the status file (`failed`)."""
+        log.critical(why, exc_info=error)
+        self.fatal = {"error": f"{type(error).__name__}: {error}"[:2000], "at": datetime.now(UTC)}
+        self.pipeline.metrics.fatal.inc()
+        self._write_status()
+
     @property
     def standby_file(self) -> Path:
         return self.settings.worker_status_file.with_name(f"standby-{os.getpid()}.json")
@@ -289,9 +293,7 @@ def main() -> int:
     try:
         asyncio.run(worker.recover())
     except Exception as error:  # e.g. a ClickHouse table that does not match its definition (SchemaMismatch)
-        log.critical("the streaming worker cannot start", exc_info=error)
-        worker.fatal = {"error": f"{type(error).__name__}: {error}"[:2000], "at": datetime.now(UTC)}
-        worker._write_status()
+        worker.record_fatal(error, "the streaming worker cannot start")
         return EXIT_FAILED
     log.info("recovery: %s", worker.recovery)
     gc.freeze()  # the state just loaded lives as long as the process

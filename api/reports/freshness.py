@@ -2,7 +2,7 @@
 
 Contract: `source_tables(tables)` maps the ClickHouse tables a report read to the operational tables they come
 from (`v_w500_invoice_header` → `w500.invoice_header`; an aggregate view → every source table, conservatively;
-bank tables → none: they are not streamed and carry no freshness). `data_state(client, sources)` reads the
+bank tables → none: they are not streamed and carry no freshness). `state_from_rows(rows, sources)` reads the
 streamed freshness rows once and returns a `DataState`: `version` changes whenever a change to any of `sources`
 was applied (the worker counts applied events per table), `as_of` is when the data was complete up to (the
 oldest "caught up" instant of the sources), `last_modified` the newest change applied. `cacheable` is False when
@@ -59,18 +59,14 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def data_state(client: Client, tables: Iterable[str]) -> DataState:
-    """The version, as-of and last-modified instants of the data behind `tables` (one query)."""
-    return state_from_rows(_freshness_rows(client), tables)
-
-
 def _freshness_rows(client: Client) -> Sequence[Sequence[Any]]:
     return client.query("SELECT source_table, events_applied, last_commit_at, caught_up_to FROM freshness_now "
                         "ORDER BY source_table").result_rows
 
 
 def state_from_rows(all_rows: Sequence[Sequence[Any]], tables: Iterable[str]) -> DataState:
-    """`data_state` from freshness rows already read (every table's)."""
+    """The version, as-of and last-modified instants of the data behind `tables`, from the freshness rows
+    of every table (read once, by `FreshnessSnapshot`)."""
     sources, streamed = source_tables(tables)
     if not sources:
         return DataState("unstreamed", None, None, False)
