@@ -37,13 +37,13 @@ down: ## stop the background stack
 status: ## health of every part, and where it listens
 	@$(PY) -m infra.stack status
 
-audit-catch-up: $(STAMP) ## a progress bar (backlog, rate, ETA) until the streaming worker has caught up
+catch-up: $(STAMP) ## a progress bar (backlog, rate, ETA) until the streaming worker has caught up
 	@$(PY) -m infra.catchup follow
 
 rebuild: $(STAMP) ## drop the worker's ClickHouse tables and recompute them from the topics, with a progress bar
 	@$(PY) -m infra.catchup rebuild
 
-verify: $(STAMP) ## verify the audit trail's hash chain; names the first broken record (exit 1)
+audit-verify: $(STAMP) ## verify the audit trail's hash chain; names the first broken record (exit 1)
 	@$(PY) -m api.access.audit_verify
 
 bank-pull: ## ask the running bank import to pull the SFTP inbox now (it pulls by itself daily at 06:00 Asia/Taipei)
