@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from agents.spaces import Space, Spaces
+from agents.store import MemoryStore
 from infra.clock import TAIPEI
 from schemas.outputs import FAMILIES
 
@@ -57,26 +59,32 @@ def bucket_end(grain: str, start: int) -> int:
     raise ValueError(f"unknown grain {grain!r}")
 
 
-class Aggregates:
-    """Integer cells per family and key, and which keys changed since they were last written."""
+# Store tags of each family's cells (persisted: never renumber).
+CELL_TAGS: dict[str, int] = {"sales": 64, "fulfilment": 65, "receivables": 66, "collections": 67, "stock": 68,
+                             "route": 69, "driver_day": 70}
 
-    def __init__(self) -> None:
-        self.cells: dict[str, dict[tuple[Any, ...], list[int]]] = {name: {} for name in FAMILIES}
+
+class Aggregates:
+    """Integer cells per family and key, held in bounded-memory spaces over the store (`agents.spaces`),
+    and which keys changed since they were last written."""
+
+    def __init__(self, spaces: Spaces | None = None, *, capacity: int = 1_000_000_000) -> None:
+        self.spaces = spaces if spaces is not None else Spaces(MemoryStore())
+        self.cells = {name: Space(self.spaces, CELL_TAGS[name], capacity) for name in FAMILIES}
         self._touched: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
 
     def add(self, family: str, key: tuple[Any, ...], values: list[int], sign: int) -> None:
         cells = self.cells[family]
-        cell = cells.get(key)
-        if cell is None:
-            cell = cells[key] = [0] * len(values)
+        held = cells.get(key)
+        cell = [0] * len(values) if held is None else list(held)
         for i, value in enumerate(values):
             cell[i] += sign * value
-        if not any(cell):
-            del cells[key]
+        cells.put(key, cell if any(cell) else None)
         self._touched[family].add(key)
 
     def get(self, family: str, key: tuple[Any, ...]) -> list[int] | None:
-        return self.cells[family].get(key)
+        value: list[int] | None = self.cells[family].get(key)
+        return value
 
     def touch(self, family: str, key: tuple[Any, ...]) -> None:
         """Mark a key for writing although its measures did not change (e.g. a window just closed)."""
@@ -88,9 +96,15 @@ class Aggregates:
 
     def clear_family(self, family: str) -> None:
         """Drop every cell of a family, marking each for writing (as deleted unless re-added)."""
-        for key in self.cells[family]:
+        cells = self.cells[family]
+        for key in [key for key, _ in cells.entries()]:
             self._touched[family].add(key)
-        self.cells[family] = {}
+            cells.put(key, None)
+
+    def snapshot(self) -> dict[str, dict[tuple[Any, ...], list[int]]]:
+        """Every cell of every family (a full scan: for tests and checks)."""
+        return {name: dict(cells.entries()) for name, cells in self.cells.items()}
 
     def size(self) -> int:
-        return sum(len(c) for c in self.cells.values())
+        """Cells held (a full scan of the store: for reports, not for the hot path)."""
+        return sum(sum(1 for _ in cells.entries()) for cells in self.cells.values())

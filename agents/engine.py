@@ -26,7 +26,9 @@ from pydantic import BaseModel
 from agents.aggregates import Aggregates, bucket_end
 from agents.facts import Contribution, contributions
 from agents.projections import epoch, project, taipei_day_number
+from agents.spaces import Space, Spaces, Staged, decode, encode
 from agents.state import Root, State
+from agents.store import MemoryStore, Store
 from infra.clock import Clock
 from schemas.envelope import ChangeEnvelope
 from schemas.outputs import FAMILIES, SALES, current_table
@@ -95,14 +97,27 @@ def current_rows(spec: TableSpec, envelope: ChangeEnvelope[BaseModel]) -> list[R
 class Engine:
     """State, aggregates and the rules that keep them equal to the truth."""
 
-    def __init__(self, clock: Clock, *, close_grace_seconds: int = 60) -> None:
+    def __init__(self, clock: Clock, *, close_grace_seconds: int = 60, store: Store | None = None,
+                 cache_entries: int = 1_000_000_000) -> None:
         self.clock = clock
-        self.state = State()
-        self.aggregates = Aggregates()
+        self.store: Store = store if store is not None else MemoryStore()
+        self.cache_entries = cache_entries
         self.close_grace_seconds = close_grace_seconds
         self.today = taipei_day_number(clock.now())
         self._version = 0
         self.version_floor: int | None = None
+        self._open_spaces()
+
+    def _open_spaces(self) -> None:
+        cache_entries = self.cache_entries
+        self.spaces = Spaces(self.store)
+        self.state = State(self.spaces, capacity=cache_entries)
+        self.aggregates = Aggregates(self.spaces, capacity=cache_entries)
+        # Invoices with an outstanding amount: the only ones whose aging moves when the business day does.
+        self._open_invoices = Space(self.spaces, OPEN_INVOICES_TAG, cache_entries)
+        # Sales cells written while their window was open (small: recent windows only), and the business day.
+        self._open_sales_space = Space(self.spaces, OPEN_SALES_TAG, cache_entries)
+        self._meta = Space(self.spaces, META_TAG, 16)
         self._open_sales: set[tuple[Any, ...]] = set()
 
     # -- changes -------------------------------------------------------------------------------------
@@ -148,22 +163,33 @@ class Engine:
         self.state.put(change.table, key, new, lsn)
 
     def _settle(self, old: dict[Root, Contribution]) -> None:
-        """Add each root's new contribution minus its old one; cells whose share did not change are not
-        touched (an order's status change leaves its 28 sales cells alone), so they are not rewritten."""
-        add = self.aggregates.add
+        """Add each root's new contribution minus its old one."""
         for root, previous in old.items():
             current = contributions(self.state, root, self.today)
-            if current == previous:
-                continue
-            for cell, values in previous.items():
-                now = current.get(cell)
-                if now is None:
-                    add(cell[0], cell[1], values, -1)
-                elif now != values:
-                    add(cell[0], cell[1], [n - v for n, v in zip(now, values, strict=True)], +1)
-            for cell, values in current.items():
-                if cell not in previous:
-                    add(cell[0], cell[1], values, +1)
+            self._replace(previous, current)
+            if root[0] == "invoice":
+                self._note_open(root[1], current)
+
+    def _note_open(self, invoice_id: Any, current: Contribution) -> None:
+        is_open = any(family == "receivables" and values[2] != 0 for (family, _), values in current.items())
+        if is_open != (self._open_invoices.get(invoice_id) is not None):
+            self._open_invoices.put(invoice_id, True if is_open else None)
+
+    def _replace(self, previous: Contribution, current: Contribution) -> None:
+        """Swap one contribution for another; cells whose share did not change are not touched (an order's
+        status change leaves its 28 sales cells alone), so they are not rewritten."""
+        if current == previous:
+            return
+        add = self.aggregates.add
+        for cell, values in previous.items():
+            now = current.get(cell)
+            if now is None:
+                add(cell[0], cell[1], values, -1)
+            elif now != values:
+                add(cell[0], cell[1], [n - v for n, v in zip(now, values, strict=True)], +1)
+        for cell, values in current.items():
+            if cell not in previous:
+                add(cell[0], cell[1], values, +1)
 
     # -- wall clock ----------------------------------------------------------------------------------
     def tick(self) -> Output:
@@ -172,13 +198,21 @@ class Engine:
         out = Output()
         today = taipei_day_number(now)
         if today != self.today:
-            self.today = today
-            self._recompute(("invoice",), ("receivables",))
+            self._reage(today)
         deadline = epoch(now) - self.close_grace_seconds
         for key in [k for k in self._open_sales if bucket_end(k[0], k[1]) <= deadline]:
             self.aggregates.touch(SALES.name, key)
         self._emit(out)
         return out
+
+    def _reage(self, today: int) -> None:
+        """Move the business day on: only open invoices age (a settled one's aging is all zeros whatever the
+        day), so this costs what is open, not what was ever issued."""
+        before, self.today = self.today, today
+        self._meta.put("today", today)
+        for invoice_id in [key for key, _ in self._open_invoices.entries()]:
+            root = ("invoice", invoice_id)
+            self._replace(contributions(self.state, root, before), contributions(self.state, root, today))
 
     def rebuild(self) -> Output:
         """Recompute every aggregate from the state, and emit every cell (and every emptied one)."""
@@ -192,10 +226,54 @@ class Engine:
         roots feeding those families)."""
         for family in families:
             self.aggregates.clear_family(family)
+        if "invoice" in kinds:
+            self._open_invoices.clear()
         for kind in kinds:
-            for key in list(self.state.rows[_ROOT_TABLES[kind]]):
-                for (family, cell_key), values in contributions(self.state, (kind, key), self.today).items():
+            for key in list(self.state.keys(_ROOT_TABLES[kind])):
+                current = contributions(self.state, (kind, key), self.today)
+                for (family, cell_key), values in current.items():
                     self.aggregates.add(family, cell_key, values, +1)
+                if kind == "invoice":
+                    self._note_open(key, current)
+
+    # -- the store ---------------------------------------------------------------------------------
+    def stage(self) -> Staged:
+        """Snapshot what the last batch (or tick) changed, for `commit` once its output is written."""
+        if self._meta.get("today") != self.today:
+            self._meta.put("today", self.today)
+        return self.spaces.stage()
+
+    def commit(self, staged: Staged, positions: dict[tuple[str, int], int] | None = None) -> None:
+        """Write a staged snapshot to the store, with the Kafka positions it reaches (atomically)."""
+        meta = [] if positions is None else [(POSITIONS_KEY, encode(sorted(
+            (topic, partition, offset) for (topic, partition), offset in positions.items())))]
+        self.spaces.commit(staged, meta)
+
+    def stored_positions(self) -> dict[tuple[str, int], int] | None:
+        """The positions the store's state was committed at, or None when it holds no committed state."""
+        raw = self.store.get(POSITIONS_KEY)
+        if raw is None:
+            return None
+        return {(topic, partition): offset for topic, partition, offset in decode(raw)}
+
+    def resume(self) -> None:
+        """Take up the business day and the open sales windows the store holds (after a restart)."""
+        stored_day = self._meta.get("today")
+        if stored_day is not None:
+            self.today = stored_day
+        self._open_sales = {key for key, _ in self._open_sales_space.entries()}
+
+    def use_store(self, store: Store, *, cache_entries: int) -> None:
+        """Keep the state in `store` from now on, with at most `cache_entries` per space in memory (before
+        anything is applied: what memory held is dropped)."""
+        self.store, self.cache_entries = store, cache_entries
+        self._open_spaces()
+
+    def wipe(self) -> None:
+        """Forget everything the store holds (the next recovery loads from ClickHouse)."""
+        self.store.wipe()
+        self.today = taipei_day_number(self.clock.now())
+        self._open_spaces()
 
     # -- output --------------------------------------------------------------------------------------
     def next_version(self) -> int:
@@ -224,11 +302,20 @@ class Engine:
                     closed = bucket_end(key[0], key[1]) <= deadline
                     row["closed"] = int(closed)
                     if closed or values is None:
-                        self._open_sales.discard(key)
-                    else:
+                        if key in self._open_sales:
+                            self._open_sales.discard(key)
+                            self._open_sales_space.put(key, None)
+                    elif key not in self._open_sales:
                         self._open_sales.add(key)
+                        self._open_sales_space.put(key, True)
                 out.add(family.table, row)
 
+
+# Store tags of the engine's own spaces, and of the positions its state was committed at (persisted).
+OPEN_INVOICES_TAG = 96
+OPEN_SALES_TAG = 97
+META_TAG = 98
+POSITIONS_KEY = bytes([255]) + b"positions"
 
 _ROOT_TABLES: dict[str, str] = {
     "order": "w200.order_master",

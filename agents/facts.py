@@ -25,7 +25,6 @@ from typing import Any
 
 from agents.aggregates import GRAINS, bucket_start
 from agents.projections import (
-    Assignment,
     Branch,
     Customer,
     Dispatch,
@@ -88,9 +87,8 @@ def _sales(state: State, out: Contribution, order_id: Any, order: Order) -> None
     totals = [0, 0, 1, 0, 0]
     by_product: dict[str, list[int]] = defaultdict(lambda: [0, 0, 1, 0, 0])
     by_category: dict[str, list[int]] = defaultdict(lambda: [0, 0, 1, 0, 0])
-    lines: dict[Any, Line] = state.rows["w200.order_detail"]
     for line_id in state.children("lines_of_order", order_id):
-        line = lines[line_id]
+        line: Line = state.get("w200.order_detail", line_id)
         product: Product | None = state.get("w110.product_master", line.product_id)
         cylinders = line.quantity if product is not None and product.product_type == "gas_refill" else 0
         measures = (line.net, line.tax, line.quantity, cylinders)
@@ -130,9 +128,8 @@ def _invoice(state: State, invoice_id: Any, today: int) -> Contribution:
     invoice: Invoice | None = state.get("w500.invoice_header", invoice_id)
     if invoice is None or invoice.voided:
         return out
-    payments: dict[Any, Payment] = state.rows["w500.payment_record"]
     paid = sum(p.amount for pid in state.children("payments_of_invoice", invoice_id)
-               if not (p := payments[pid]).reversed)
+               if not (p := state.get("w500.payment_record", pid)).reversed)
     outstanding = invoice.total - paid
     aging = [0, 0, 0, 0]
     aging[aging_bucket(today - invoice.invoice_day)] = outstanding
@@ -167,14 +164,12 @@ def _dispatch(state: State, dispatch_id: Any, _today: int) -> Contribution:
     d: Dispatch | None = state.get("w700.dispatch_master", dispatch_id)
     if d is None or d.cancelled:
         return out
-    assignments: dict[Any, Assignment] = state.rows["w700.driver_assignment"]
     drivers = [a.employee_id for aid in state.children("assignments_of_dispatch", dispatch_id)
-               if (a := assignments[aid]).is_driver]
+               if (a := state.get("w700.driver_assignment", aid)).is_driver]
     driver = min(drivers) if drivers else 0
-    stops: dict[Any, Stop] = state.rows["w700.route_detail"]
     counts = [0, 0, 0, 0]  # stops, delivered, on time, failed
     for stop_id in state.children("stops_of_dispatch", dispatch_id):
-        stop = stops[stop_id]
+        stop: Stop = state.get("w700.route_detail", stop_id)
         order: Order | None = state.get("w200.order_master", stop.order_id)
         on_time = (stop.delivered and stop.arrived_at is not None and order is not None
                    and stop.arrived_at <= order.promised_to)

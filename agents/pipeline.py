@@ -16,6 +16,9 @@ Contract for `Pipeline.process(records)` (records of any of the table topics and
 5. after a batch's data (or a tick's rows) is written and before its checkpoint is, `publish` (when set)
    receives the rows written and the positions the batch reaches: the change feed (`schemas.changefeed`).
    What it announces is durable, and a crash before the checkpoint replays and announces it again.
+6. the engine's state after a batch (staged when it was applied) is committed to the engine's store with
+   the positions the batch reaches, after the batch's data is written and before the checkpoint is: a
+   restart resumes from the store at those positions, and replays at most what ClickHouse already has.
 Faust, aiokafka and ClickHouse stay outside: the worker passes records in, a `Sink` and a dead-letter
 callable out, so this runs in unit tests with the in-memory sink.
 """
@@ -32,6 +35,7 @@ from typing import Any
 
 from agents.engine import Change, Engine, Output
 from agents.metrics import StreamMetrics
+from agents.spaces import Staged
 from schemas.decode import ChangeDecoder, MalformedChange, decode_heartbeat
 from sinks.base import Sink, SinkError
 from streams.replay import RawRecord
@@ -93,6 +97,15 @@ class Prepared:
     output: Output
     dead: list[DeadLetter]
     heartbeat_ms: int | None
+    staged: Staged
+
+
+@dataclass
+class Ticked:
+    """A tick's output (or a recovery's corrections) and the engine state it leaves, waiting to be written."""
+
+    output: Output
+    staged: Staged
 
 
 class Pipeline:
@@ -123,7 +136,7 @@ class Pipeline:
         self.dead_lettered = 0  # records sent to the dead-letter topic by this process
         self.publish: ChangePublisher | None = None
         self.overlap_writes = overlap_writes
-        self._queue: asyncio.Queue[Prepared | Output] = asyncio.Queue(maxsize=1)
+        self._queue: asyncio.Queue[Prepared | Ticked] = asyncio.Queue(maxsize=1)
         self._writer: asyncio.Task[None] | None = None
         self._topic_table = {topic: spec.name for topic in decoder.topics
                              if (spec := decoder.table_of(topic)) is not None}
@@ -147,7 +160,7 @@ class Pipeline:
             return None
         return self._writer.exception()
 
-    async def _enqueue(self, item: Prepared | Output) -> None:
+    async def _enqueue(self, item: Prepared | Ticked) -> None:
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name="sink-writer")
         if self._writer.done():
@@ -169,7 +182,7 @@ class Pipeline:
                 if isinstance(item, Prepared):
                     await self._write(item)
                 else:
-                    await self.write_output(item)
+                    await self.write_output(item.output, item.staged)
             finally:
                 self._queue.task_done()
 
@@ -195,7 +208,8 @@ class Pipeline:
         for letter in dead:
             await self.dead_letter(letter)
             log.warning("dead-lettered %s[%d]@%d: %s", letter.topic, letter.partition, letter.offset, letter.reason)
-        return Prepared(records, self.engine.apply(changes), dead, heartbeat_ms)
+        output = self.engine.apply(changes)
+        return Prepared(records, output, dead, heartbeat_ms, self.engine.stage())
 
     async def _write(self, batch: Prepared) -> BatchReport:
         output = batch.output
@@ -213,6 +227,9 @@ class Pipeline:
         report.kafka_lags_ms = [visible_ms - r.timestamp_ms for r in batch.records
                                 if r.timestamp_ms and r.topic != self.heartbeat_topic]
         self._advance(batch.records, batch.heartbeat_ms)
+        # The engine's state after this batch, with the positions it reached, once its output is durable. On
+        # the event loop, like `apply`: the commit unpins entries the next batch may be changing.
+        self.engine.commit(batch.staged, dict(self.checkpoint))
         self._add_freshness_and_checkpoint(batch.records, output, batch.heartbeat_ms is not None)
         report.rows_written += await self._flush()
         self.written_at = time.time()
@@ -224,18 +241,22 @@ class Pipeline:
         """Emit what wall-clock time changed (closed windows, re-aged receivables); rows written (0 when
         queued behind the batches being written)."""
         output = self.engine.tick()
-        if not output.rows:
+        staged = self.engine.stage()
+        if self.overlap_writes:  # queued even when empty: the engine's state is committed in batch order
+            await self._enqueue(Ticked(output, staged))
             return 0
-        if self.overlap_writes:
-            await self._enqueue(output)
-            return 0
-        return await self.write_output(output)
+        return await self.write_output(output, staged)
 
-    async def write_output(self, output: Output) -> int:
-        """Write rows the engine produced outside a batch (a tick, a rebuild on recovery), then publish them."""
-        self._add_output(output)
-        written = await self._flush()
-        await self._publish(output)
+    async def write_output(self, output: Output, staged: Staged | None = None) -> int:
+        """Write rows the engine produced outside a batch (a tick, a rebuild on recovery), publish them, then
+        commit the engine state they leave (`staged`, when given)."""
+        written = 0
+        if output.rows:
+            self._add_output(output)
+            written = await self._flush()
+            await self._publish(output)
+        if staged is not None:
+            self.engine.commit(staged, dict(self.checkpoint))
         return written
 
     async def _publish(self, output: Output, records: Sequence[RawRecord] = ()) -> None:

@@ -4,7 +4,7 @@ Contract: `project(table, row)` turns a validated row model into a small immutab
 some aggregate reads, in integer units (money in cents, kilometres in tenths, instants in epoch seconds,
 business days as days since 1970-01-01 in Asia/Taipei). Tables no aggregate reads have no projector:
 `PROJECTORS` lists the ones that do. Integers make every sum exact and cheap; the engine keeps millions
-of these in memory, so they stay tuples (NamedTuple), not models.
+of these, so they stay tuples (NamedTuple), not models; `SHAPES` gives a stored tuple its type back.
 """
 
 from __future__ import annotations
@@ -208,3 +208,19 @@ def project(table: str, row: Any) -> tuple[Any, ...] | None:
     """The projection of `row` of `table`, or None when no aggregate reads that table."""
     projector = PROJECTORS.get(table)
     return None if projector is None else projector(row)
+
+# The projection type of each table (a stored projection is a plain tuple, given its type back on reading).
+SHAPES: dict[str, type[tuple[Any, ...]]] = {
+    "w200.order_master": Order,
+    "w200.order_detail": Line,
+    "w110.product_master": Product,
+    "w100.customer_master": Customer,
+    "w110.branch": Branch,
+    "w500.invoice_header": Invoice,
+    "w500.payment_record": Payment,
+    "w300.stock_movement": Movement,
+    "w300.warehouse_stock": StockRow,
+    "w700.dispatch_master": Dispatch,
+    "w700.route_detail": Stop,
+    "w700.driver_assignment": Assignment,
+}

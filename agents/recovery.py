@@ -1,11 +1,19 @@
-"""Restart from what ClickHouse holds: state, corrected aggregates, checkpoint and freshness.
+"""Restart from the engine's own store when it holds a committed state, else from what ClickHouse holds.
 
-Contract for `recover(engine, sink)` (called before the worker consumes anything):
+Contract for `recover(pipeline, sink)` (called before the worker consumes anything):
+0. when the engine's store holds a state committed with positions (`Engine.stored_positions`) and
+   ClickHouse has a checkpoint (it was not dropped for a rebuild), the engine resumes from the store: the
+   checkpoint is the store's positions, nothing is loaded or recomputed, so a restart takes seconds
+   whatever the history. The store's state is never ahead of ClickHouse's data (the pipeline commits it
+   after the data is written), so the replay from its positions rewrites at most what ClickHouse has.
+Otherwise the store is wiped and rebuilt from ClickHouse (a new machine, a lost disk, after a rebuild):
 1. the engine's state is loaded from the current-state tables (the rows every aggregate reads);
 2. every aggregate is recomputed from that state and compared with the aggregate tables; only the cells
    that differ are written (and cells ClickHouse holds that no longer exist are written as deleted), so
    after a crash between a batch's data and its aggregates the two agree again;
-3. the checkpoint (next offset per partition) and the freshness figures are returned/restored.
+3. the checkpoint (next offset per partition) and the freshness figures are returned/restored, and the
+   store is committed at that checkpoint (a crash before then leaves no positions: the next start
+   loads again).
 The worker then seeks to the checkpoint and replays; replayed changes older than the loaded rows are
 skipped by version, newer ones apply normally, so the result is the same as if nothing had crashed.
 """
@@ -33,6 +41,10 @@ class RecoveryReport:
     cells: int
     corrections: int
     seconds: float
+    resumed: bool = False  # from the engine's own store (step 0)
+
+
+LOAD_COMMIT_ROWS = 50_000  # rows loaded between commits, so what is pinned in memory stays bounded
 
 
 def load_state(engine: Engine, sink: ClickHouseSink) -> int:
@@ -49,6 +61,9 @@ def load_state(engine: Engine, sink: ClickHouseSink) -> int:
             assert projection is not None
             engine.load(table, row[spec.primary_key[0]], projection, version // 2)
             loaded += 1
+            if loaded % LOAD_COMMIT_ROWS == 0:
+                engine.commit(engine.stage())
+    engine.commit(engine.stage())
     return loaded
 
 
@@ -92,12 +107,22 @@ async def recover(pipeline: Pipeline, sink: ClickHouseSink) -> RecoveryReport:
     """Steps 1–3 of the module contract; leaves the checkpoint and freshness in `pipeline`."""
     started = time.perf_counter()
     engine = pipeline.engine
+    checkpoint = load_checkpoint(sink)
+    pipeline.freshness = load_freshness(sink)
+    stored = engine.stored_positions()
+    if stored is not None and checkpoint:
+        engine.resume()
+        pipeline.checkpoint = stored
+        report = RecoveryReport(0, 0, 0, time.perf_counter() - started, resumed=True)
+        log.info("resumed from the engine's store at %d positions in %.1fs", len(stored), report.seconds)
+        return report
+    engine.wipe()
     loaded = load_state(engine, sink)
     rebuilt = engine.rebuild()
+    engine.commit(engine.stage())
     fixes = corrections(engine, sink, rebuilt)
-    written = await pipeline.write_output(fixes)
-    pipeline.checkpoint = load_checkpoint(sink)
-    pipeline.freshness = load_freshness(sink)
+    pipeline.checkpoint = checkpoint
+    written = await pipeline.write_output(fixes, engine.stage())
     report = RecoveryReport(loaded, engine.aggregates.size(), written, time.perf_counter() - started)
     log.info("recovered %d rows, %d aggregate cells, %d corrections written in %.1fs",
              report.rows_loaded, report.cells, report.corrections, report.seconds)

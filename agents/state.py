@@ -1,4 +1,6 @@
-"""The engine's view of the source tables: projections by primary key, versions, and reverse indexes.
+"""The engine's view of the source tables: projections by primary key, versions, and reverse indexes,
+kept in bounded-memory spaces over the store (`agents.spaces`): at any history length only the recently
+used rows are in memory, the rest are read back on demand.
 
 Contract:
 - `put(table, key, projection | None, version)` makes the state hold the row (None = deleted) and keeps
@@ -12,11 +14,12 @@ Contract:
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from agents.projections import Line, Stop
+from agents.projections import SHAPES, Line, Stop
+from agents.spaces import IndexSpace, Space, Spaces
+from agents.store import MemoryStore
 
 # A fact root: the unit whose contribution to the aggregates is recomputed as a whole.
 Root = tuple[str, Any]
@@ -35,46 +38,70 @@ INDEXES: dict[str, tuple[str, str]] = {
     "assignments_of_dispatch": ("w700.driver_assignment", "dispatch_id"),
 }
 
+# Store tags (persisted: never renumber). Rows of a table: 1–31; indexes: 32–63 (aggregates use 64–95).
+ROW_TAGS: dict[str, int] = {
+    "w200.order_master": 1, "w200.order_detail": 2, "w110.product_master": 3, "w100.customer_master": 4,
+    "w110.branch": 5, "w500.invoice_header": 6, "w500.payment_record": 7, "w300.stock_movement": 8,
+    "w300.warehouse_stock": 9, "w700.dispatch_master": 10, "w700.route_detail": 11, "w700.driver_assignment": 12,
+}
+INDEX_TAGS: dict[str, int] = {
+    "lines_of_order": 32, "lines_of_product": 33, "orders_of_customer": 34, "orders_of_branch": 35,
+    "payments_of_invoice": 36, "stops_of_dispatch": 37, "stops_of_order": 38, "assignments_of_dispatch": 39,
+}
+
+
+def _row_space(spaces: Spaces, table: str, capacity: int) -> Space:
+    shape = SHAPES[table]
+
+    def dump(value: tuple[int, Projection | None]) -> Any:
+        version, projection = value
+        return (version, None if projection is None else tuple(projection))
+
+    def load(raw: Any) -> tuple[int, Projection | None]:
+        version, fields = raw
+        return (version, None if fields is None else shape._make(fields))  # type: ignore[attr-defined]
+
+    return Space(spaces, ROW_TAGS[table], capacity, dump, load)
+
 
 class State:
-    """Projections of every row an aggregate reads, plus the indexes from parents to children."""
+    """Projections of every row an aggregate reads (with each row's version), plus the indexes from
+    parents to children, held in `spaces` (a bounded cache over the store, `agents.spaces`)."""
 
-    def __init__(self) -> None:
-        self.rows: dict[str, dict[Key, Any]] = defaultdict(dict)
-        self.versions: dict[str, dict[Key, int]] = defaultdict(dict)
-        self.index: dict[str, dict[Key, set[Key]]] = {name: defaultdict(set) for name in INDEXES}
-        self._indexes_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    def __init__(self, spaces: Spaces | None = None, *, capacity: int = 1_000_000_000) -> None:
+        self.spaces = spaces if spaces is not None else Spaces(MemoryStore())
+        self._rows = {table: _row_space(self.spaces, table, capacity) for table in SHAPES}
+        self.index = {name: IndexSpace(self.spaces, INDEX_TAGS[name], capacity) for name in INDEXES}
+        self._indexes_of: dict[str, list[tuple[str, str]]] = {}
         for name, (table, field) in INDEXES.items():
-            self._indexes_of[table].append((name, field))
+            self._indexes_of.setdefault(table, []).append((name, field))
 
     def get(self, table: str, key: Key) -> Any:
-        return self.rows[table].get(key)
+        held = self._rows[table].get(key)
+        return None if held is None else held[1]
+
+    def keys(self, table: str) -> Iterator[Key]:
+        """Every key of `table` present now (deleted rows excluded)."""
+        return (key for key, (_, projection) in self._rows[table].entries() if projection is not None)
 
     def children(self, index: str, parent: Key) -> set[Key]:
-        found = self.index[index].get(parent)
-        return found if found is not None else set()
+        return self.index[index].children(parent)
 
     def is_stale(self, table: str, key: Key, version: int) -> bool:
-        held = self.versions[table].get(key)
-        return held is not None and version <= held
+        held = self._rows[table].get(key)
+        return held is not None and version <= held[0]
 
     def put(self, table: str, key: Key, new: Projection | None, version: int) -> None:
-        old = self.rows[table].get(key)
+        old = self.get(table, key)
         for name, field in self._indexes_of.get(table, ()):
-            if old is not None:
-                parent = getattr(old, field)
-                children = self.index[name].get(parent)
-                if children is not None:
-                    children.discard(key)
-                    if not children:
-                        del self.index[name][parent]
-            if new is not None:
-                self.index[name][getattr(new, field)].add(key)
-        if new is None:
-            self.rows[table].pop(key, None)
-        else:
-            self.rows[table][key] = new
-        self.versions[table][key] = version
+            old_parent = None if old is None else getattr(old, field)
+            new_parent = None if new is None else getattr(new, field)
+            if old is not None and (new is None or old_parent != new_parent):
+                self.index[name].discard(old_parent, key)
+            if new is not None and (old is None or old_parent != new_parent):
+                self.index[name].add(new_parent, key)
+        # A deleted row keeps its version, so a replayed older change of it stays stale.
+        self._rows[table].put(key, (version, new))
 
     def dependents(self, table: str, key: Key, old: Any, new: Any) -> set[Root]:
         """The fact roots that read row `key` of `table` (before the change from `old` to `new`)."""
@@ -89,15 +116,15 @@ def _orders_via(index: str) -> Callable[[State, Key, list[Any]], Iterable[Root]]
 
 
 def _orders_of_product(state: State, key: Key, _images: list[Any]) -> Iterable[Root]:
-    lines: dict[Key, Line] = state.rows["w200.order_detail"]
-    return {("order", lines[line_id].order_id) for line_id in state.children("lines_of_product", key)}
+    lines = (state.get("w200.order_detail", line_id) for line_id in state.children("lines_of_product", key))
+    return {("order", line.order_id) for line in lines if isinstance(line, Line)}
 
 
 def _order(state: State, key: Key, _images: list[Any]) -> Iterable[Root]:
-    stops: dict[Key, Stop] = state.rows["w700.route_detail"]
     yield ("order", key)
     for stop_id in state.children("stops_of_order", key):
-        yield ("dispatch", stops[stop_id].dispatch_id)
+        stop: Stop = state.get("w700.route_detail", stop_id)
+        yield ("dispatch", stop.dispatch_id)
 
 
 def _payment(state: State, key: Key, images: list[Any]) -> Iterable[Root]:

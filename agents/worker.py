@@ -49,6 +49,7 @@ from agents.lease import WorkerLease, version_floor
 from agents.pipeline import DeadLetter, Pipeline
 from agents.progress import Progress
 from agents.recovery import recover
+from agents.store import RocksStore
 from infra.clickhouse.runner import get_client
 from infra.clock import Clock, SystemClock
 from infra.settings import StackSettings, get_settings
@@ -270,8 +271,12 @@ class Worker:
         if created:
             log.info("created %d topics not yet made by Debezium: %s", len(created), ", ".join(created))
         self.sink.ensure_schema()
+        worker = self.settings.worker
+        if worker.state_on_disk:  # opened only now: the lease (held by now) makes this the only writer
+            store = RocksStore(self.settings.worker_state_dir, cache_mib=worker.state_cache_mib)
+            self.pipeline.engine.use_store(store, cache_entries=worker.cache_entries)
         report = await recover(self.pipeline, self.sink)
-        self.recovery = {"rows_loaded": report.rows_loaded, "cells": report.cells,
+        self.recovery = {"rows_loaded": report.rows_loaded, "cells": report.cells, "resumed": report.resumed,
                          "corrections": report.corrections, "seconds": round(report.seconds, 2)}
         # From here on (Faust's producer runs): what recovery itself rewrote is current in ClickHouse already.
         self.pipeline.publish = self._publish_changes

@@ -102,6 +102,12 @@ class WorkerSettings(BaseModel):
     catching_up_records: int = 5_000
     # A worker with a backlog that has written nothing for this long (or whose writes keep failing) is stalled.
     stall_seconds: float = 60.0
+    # The engine's state (rows, indexes, aggregate cells) lives in RocksDB under `<state_dir>/worker/state`;
+    # memory holds at most this many recently used entries per space (there are 30), plus RocksDB's cache.
+    # Off: everything in memory, and every start recomputes from ClickHouse (memory grows with history).
+    state_on_disk: bool = True
+    cache_entries: int = 20_000
+    state_cache_mib: int = 64
 
 
 class ApiSettings(BaseModel):
@@ -195,6 +201,11 @@ class StackSettings(BaseSettings):
     @property
     def worker_status_file(self) -> Path:
         return self.state_dir / "worker" / "status.json"
+
+    @property
+    def worker_state_dir(self) -> Path:
+        """The streaming worker's RocksDB state (one worker holds it: the lease guards it)."""
+        return self.state_dir / "worker" / "state"
 
     @property
     def supervisor_status_file(self) -> Path:

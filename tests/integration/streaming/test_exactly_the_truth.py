@@ -4,6 +4,7 @@ Kafka Connect restarts, and after ClickHouse is emptied while the consumer group
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import orjson
@@ -32,12 +33,18 @@ def test_the_snapshot_streams_to_exactly_the_truth(stack: StackSettings) -> None
 
 def test_kill_9_twice_and_a_clickhouse_restart_lose_nothing_and_count_nothing_twice(stack: StackSettings) -> None:
     assert wait_until_verified(stack, timeout=120) == []
+    recoveries = []
     with simulator_running(stack, rate=150, seconds=45, seed=7) as simulator:
-        for pause in (6, 9):
+        for pause, lose_disk in ((6, False), (9, True)):
             time.sleep(pause)
             worker_process(stack).kill()  # no clean shutdown: mid-batch, mid-write, whatever it was doing
+            if lose_disk:  # the second time the worker's own state is gone too: it reloads from ClickHouse
+                stop_supervisor(stack)
+                shutil.rmtree(stack.worker_state_dir)
             start_worker(stack)
-        recovered = orjson.loads(stack.worker_status_file.read_bytes())["recovery"]
+            if lose_disk:
+                start_supervisor(stack)
+            recoveries.append(orjson.loads(stack.worker_status_file.read_bytes())["recovery"])
         time.sleep(4)
         stop_clickhouse(stack)  # the worker retries its writes until ClickHouse is back
         time.sleep(3)
@@ -48,7 +55,9 @@ def test_kill_9_twice_and_a_clickhouse_restart_lose_nothing_and_count_nothing_tw
     assert live["row_changes"] > 4000
     assert {"delete", "update", "insert"} <= set(live["operations"]["w200.order_detail"])
     assert live["actions"]["cancel"] > 0 and live["actions"]["late_payment"] > 0
-    assert recovered["rows_loaded"] > 0
+    resumed, reloaded = recoveries
+    assert resumed["resumed"] and resumed["rows_loaded"] == 0 and resumed["seconds"] < 5, resumed
+    assert not reloaded["resumed"] and reloaded["rows_loaded"] > 0, reloaded
     assert wait_until_verified(stack, timeout=120) == []
 
 
