@@ -120,7 +120,9 @@ class Space:
 
 class IndexSpace:
     """Parent -> set of children, stored one entry per (parent, child). Sets of up to `largest_cached`
-    children are cached whole; larger ones (every line of a product) are read from the store each time."""
+    children are cached whole, at most `capacity` children in all (a customer's orders grow with history,
+    so the cache is bounded by children, not parents); larger sets (every line of a product) are read from
+    the store each time."""
 
     def __init__(self, spaces: Spaces, tag: int, capacity: int, *, largest_cached: int = 2_048) -> None:
         self._spaces = spaces
@@ -128,6 +130,7 @@ class IndexSpace:
         self.capacity = capacity
         self.largest_cached = largest_cached
         self._clean: OrderedDict[Any, set[Any]] = OrderedDict()
+        self._cached_children = 0
         self._pending: dict[Any, dict[Any, tuple[bool, int]]] = {}  # parent -> child -> (present, seq)
         self._dirty: set[tuple[Any, Any]] = set()
         self.number = spaces.register(self)
@@ -150,10 +153,12 @@ class IndexSpace:
     def _read(self, parent: Any) -> set[Any]:
         prefix = self.prefix + encode(parent)
         found = {decode(raw_key[len(prefix):]) for raw_key, _ in self._spaces.store.scan(prefix)}
-        if parent not in self._pending and len(found) <= self.largest_cached:
+        if parent not in self._pending and len(found) <= min(self.largest_cached, self.capacity):
             self._clean[parent] = set(found)
-            if len(self._clean) > self.capacity:
-                self._clean.popitem(last=False)
+            self._cached_children += len(found)
+            while self._cached_children > self.capacity:
+                _, evicted = self._clean.popitem(last=False)
+                self._cached_children -= len(evicted)
         return found
 
     def add(self, parent: Any, child: Any) -> None:
@@ -165,7 +170,9 @@ class IndexSpace:
     def _change(self, parent: Any, child: Any, present: bool) -> None:
         cached = self._clean.get(parent)
         if cached is not None:
+            before = len(cached)
             (cached.add if present else cached.discard)(child)
+            self._cached_children += len(cached) - before
         self._pending.setdefault(parent, {})[child] = (present, self._spaces.seq)
         self._dirty.add((parent, child))
 
@@ -189,7 +196,7 @@ class IndexSpace:
                     del self._pending[parent]
 
     def memory_entries(self) -> int:
-        return sum(len(s) for s in self._clean.values()) + sum(len(p) for p in self._pending.values())
+        return self._cached_children + sum(len(p) for p in self._pending.values())
 
 
 class Spaces:

@@ -44,6 +44,7 @@ import faust
 from faust.types import TP, StreamT
 from mode.types.signals import BaseSignalT
 
+from agents.barrier import BarrierDesk, BarrierKeeper
 from agents.engine import Engine
 from agents.lease import WorkerLease, version_floor
 from agents.pipeline import DeadLetter, Pipeline
@@ -94,6 +95,7 @@ class Worker:
                                  catching_up_records=settings.worker.catching_up_records)
         self.fatal: dict[str, Any] | None = None
         self.lease: WorkerLease | None = None
+        self.barrier: BarrierKeeper | None = None
         self._standby_logged = 0.0
         self.lock = asyncio.Lock()
         self.batches = 0
@@ -127,8 +129,11 @@ class Worker:
                 if self.lease is not None:
                     await asyncio.to_thread(self.lease.check)  # LeaseLost: stop before writing anything
                 async with self.lock:
-                    await self.pipeline.process(records)
-                    self.batches += 1
+                    if self.barrier is not None:
+                        records = self.barrier.admit(records)  # held back while a verify compares
+                    if records:
+                        await self.pipeline.process(records)
+                        self.batches += 1
                     await self._close_windows()
             except Exception as error:
                 await self._fail(error)
@@ -149,6 +154,10 @@ class Worker:
             return
         self._ticked_at = time.monotonic()
         await self.pipeline.tick()
+        if self.barrier is not None:
+            assigned = self._assignment()
+            await self.barrier.step(self.pipeline, lambda: {(tp.topic, tp.partition): self._highwater(
+                (tp.topic, tp.partition)) for tp in assigned})
 
     async def _tick(self) -> None:
         # While batches follow each other, the agent closes windows between them; waiting here for
@@ -255,6 +264,7 @@ class Worker:
             "written_at": _utc(pipeline.written_at), "failing_since": _utc(pipeline.failing_since),
             "last_failure": pipeline.last_failure[:2000], "failed": self.fatal, **self.progress.snapshot(),
             "epoch": None if self.lease is None else self.lease.epoch,
+            "barrier": None if self.barrier is None else self.barrier.status(),
             "schema_drift": {t: d.to_json() for t, d in sorted(self.decoder.drift.items())},
             "schema_broken": {t: b.to_json() for t, b in sorted(self.decoder.broken.items())},
         }
@@ -294,6 +304,8 @@ def main() -> int:
     epoch = worker.lease.acquire(on_wait=worker.standing_by)
     worker.standby_file.unlink(missing_ok=True)
     worker.pipeline.engine.version_floor = version_floor(epoch)
+    worker.barrier = BarrierKeeper(BarrierDesk(settings.postgres.dsn(), settings.postgres.slot_name),
+                                   frozenset(worker.decoder.topics), hold_seconds=settings.worker.barrier_hold_seconds)
     log.info("holding the worker lease, epoch %d", epoch)
     try:
         asyncio.run(worker.recover())

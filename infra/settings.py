@@ -105,6 +105,8 @@ class WorkerSettings(BaseModel):
     # The engine's state (rows, indexes, aggregate cells) lives in RocksDB under `<state_dir>/worker/state`;
     # memory holds at most this many recently used entries per space (there are 30), plus RocksDB's cache.
     # Off: everything in memory, and every start recomputes from ClickHouse (memory grows with history).
+    # A verify's barrier request (agents/barrier.py) not released after this long is released by the worker.
+    barrier_hold_seconds: float = 300.0
     state_on_disk: bool = True
     cache_entries: int = 20_000
     state_cache_mib: int = 64

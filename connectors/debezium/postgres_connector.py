@@ -9,7 +9,9 @@ What downstream code receives (the contract `schemas/` decodes):
 - no tombstones after deletes (topics are not compacted; history is kept for rebuilding);
 - transaction metadata on every event (`transaction.id/total_order`) and BEGIN/END on `<prefix>.transaction`;
 - heartbeats on `__debezium-heartbeat.<prefix>` every `heartbeat_interval_ms`, so a quiet table's freshness
-  and the replication slot both keep advancing.
+  and the replication slot both keep advancing;
+- `analytics.verify_barrier` captured as well (its topic is not consumed): a verify's barrier request is a
+  change, so the slot's confirmed position passes the barrier's point even when nothing else changes.
 The database password is not stored in Connect's config topic: it is read through Connect's
 FileConfigProvider from a secrets file written by the stack (`secrets_file`).
 """
@@ -21,6 +23,8 @@ from pathlib import Path
 from infra.settings import StackSettings
 
 CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector"
+# Captured beside the business tables: a verify barrier request must move the slot (agents/barrier.py).
+BARRIER_TABLE = "analytics.verify_barrier"
 
 
 def secrets_properties(settings: StackSettings) -> str:
@@ -44,7 +48,7 @@ def connector_config(settings: StackSettings, tables: list[str], secrets_file: P
         "slot.name": pg.slot_name,
         "publication.name": pg.publication_name,
         "publication.autocreate.mode": "filtered",
-        "table.include.list": ",".join(tables),
+        "table.include.list": ",".join([*tables, *([BARRIER_TABLE] if BARRIER_TABLE not in tables else [])]),
         "snapshot.mode": "initial",
         "decimal.handling.mode": "string",
         "time.precision.mode": "adaptive",

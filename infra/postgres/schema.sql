@@ -430,3 +430,16 @@ BEGIN
         EXECUTE format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', t.schemaname, t.tablename);
     END LOOP;
 END $$;
+
+-- The analytics side's own table, not a business one: `make verify` asks the streaming worker to hold at a
+-- consistent point through it (agents/barrier.py). Debezium captures it too, so a request always moves the
+-- replication slot past the requested point, even when the business is idle.
+CREATE SCHEMA IF NOT EXISTS analytics;
+CREATE TABLE IF NOT EXISTS analytics.verify_barrier (
+    barrier_id   bigserial PRIMARY KEY,
+    requested_at timestamptz NOT NULL DEFAULT now(),
+    paused_at    timestamptz,
+    snapshot_lsn pg_lsn,
+    reached_at   timestamptz,
+    released_at  timestamptz
+);

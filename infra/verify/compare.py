@@ -69,20 +69,24 @@ def row_counts(conn: psycopg.Connection[Any], sink: ClickHouseSink) -> list[Diff
     return diffs
 
 
-def differences(settings: StackSettings) -> tuple[list[Difference], dict[str, int]]:
-    """Every difference, and the number of cells checked per family."""
+def differences(settings: StackSettings, conn: psycopg.Connection[Any] | None = None
+                ) -> tuple[list[Difference], dict[str, int]]:
+    """Every difference, and the number of cells checked per family; the truth is read in `conn`'s snapshot
+    (a barrier's, infra/verify/barrier.py) or in a REPEATABLE READ snapshot of its own."""
+    if conn is None:
+        with psycopg.connect(settings.postgres.dsn()) as own:
+            own.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")  # one snapshot for every query
+            return differences(settings, own)
     today = business_day(SystemClock().now())
     sink = ClickHouseSink(get_client(settings), settings.clickhouse.database)
     checked: dict[str, int] = {}
     diffs: list[Difference] = []
     try:
-        with psycopg.connect(settings.postgres.dsn()) as conn:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")  # one snapshot for every query
-            for family in FAMILIES:
-                truth = truth_cells(conn, family, today)
-                checked[family] = len(truth)
-                diffs += compare_cells(family, truth, stream_cells(sink, family))
-            diffs += row_counts(conn, sink)
+        for family in FAMILIES:
+            truth = truth_cells(conn, family, today)
+            checked[family] = len(truth)
+            diffs += compare_cells(family, truth, stream_cells(sink, family))
+        diffs += row_counts(conn, sink)
     finally:
         sink.close()
     return diffs, checked

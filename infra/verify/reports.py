@@ -116,9 +116,14 @@ def check_report(report: Report, truth: Truth, conn: psycopg.Connection[Any], cl
     return diffs, cells
 
 
-def report_differences(settings: StackSettings, only: Iterable[str] | None = None
-                       ) -> tuple[list[ReportDifference], dict[str, int]]:
-    """Every difference between the reports and their truths, and the cells checked per report."""
+def report_differences(settings: StackSettings, only: Iterable[str] | None = None,
+                       conn: psycopg.Connection[Any] | None = None) -> tuple[list[ReportDifference], dict[str, int]]:
+    """Every difference between the reports and their truths, and the cells checked per report; the truth is
+    read in `conn`'s snapshot (a barrier's) or in a REPEATABLE READ snapshot of its own."""
+    if conn is None:
+        with psycopg.connect(settings.postgres.dsn()) as own:
+            own.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            return report_differences(settings, only, own)
     wanted = set(only) if only else None
     policy, known = load_policy(settings.access.policy_file), truths(settings)
     today = business_day(SystemClock().now())
@@ -126,20 +131,18 @@ def report_differences(settings: StackSettings, only: Iterable[str] | None = Non
     checked: dict[str, int] = {}
     clickhouse = get_client(settings)
     try:
-        with psycopg.connect(settings.postgres.dsn()) as conn:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-            for report in catalog().values():
-                if wanted is not None and report.id not in wanted:
-                    continue
-                truth = known.get(report.id)
-                if truth is None:
-                    diffs.append(ReportDifference(report.id, "-", "no truth: the report is not verified"))
-                    continue
-                found, checked[report.id] = check_report(report, truth, conn, clickhouse, policy, today)
-                diffs += found
-            if wanted is None:
-                diffs += [ReportDifference("accounting", "identities", broken)
-                          for broken in accounting_identities(clickhouse)]
+        for report in catalog().values():
+            if wanted is not None and report.id not in wanted:
+                continue
+            truth = known.get(report.id)
+            if truth is None:
+                diffs.append(ReportDifference(report.id, "-", "no truth: the report is not verified"))
+                continue
+            found, checked[report.id] = check_report(report, truth, conn, clickhouse, policy, today)
+            diffs += found
+        if wanted is None:
+            diffs += [ReportDifference("accounting", "identities", broken)
+                      for broken in accounting_identities(clickhouse)]
     finally:
         clickhouse.close()
     return diffs, checked

@@ -27,7 +27,7 @@ def props(text: str) -> dict[str, str]:
 def test_connector_captures_every_table_with_the_agreed_wire_format(tmp_path: Path) -> None:
     s = settings(tmp_path)
     config = connector_config(s, list(CAPTURED_TABLES), tmp_path / "secrets.properties")
-    assert config["table.include.list"].split(",") == list(CAPTURED_TABLES)
+    assert config["table.include.list"].split(",") == [*CAPTURED_TABLES, "analytics.verify_barrier"]
     assert config["plugin.name"] == "pgoutput"
     assert config["decimal.handling.mode"] == "string"
     assert config["value.converter.schemas.enable"] == "false"
