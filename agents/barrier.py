@@ -99,8 +99,8 @@ class Hold:
 class BarrierDesk:
     """The worker's side of `analytics.verify_barrier` (one autocommit session, used from a thread)."""
 
-    def __init__(self, dsn: str, slot_name: str) -> None:
-        self.dsn, self.slot_name = dsn, slot_name
+    def __init__(self, dsn: str, slot_name: str, shard: int = 0) -> None:
+        self.dsn, self.slot_name, self.shard = dsn, slot_name, shard
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
 
     def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
@@ -118,8 +118,14 @@ class BarrierDesk:
         return Barrier(int(str(row[0])), None if row[1] is None else lsn_number(str(row[1])), float(str(row[2])))
 
     def mark_paused(self, barrier_id: int) -> None:
-        self._connection().execute(f"UPDATE {BARRIER_TABLE} SET paused_at = now() WHERE barrier_id = %s",
-                                   (barrier_id,))
+        self._mark("paused", barrier_id)
+
+    def _mark(self, step: str, barrier_id: int) -> None:
+        """This shard has paused / reached: the time, and the shard added to the step's list (once)."""
+        self._connection().execute(
+            f"UPDATE {BARRIER_TABLE} SET {step}_at = now(), {step}_shards = CASE WHEN %(s)s = ANY({step}_shards) "
+            f"THEN {step}_shards ELSE array_append({step}_shards, %(s)s) END WHERE barrier_id = %(b)s",
+            {"s": self.shard, "b": barrier_id})
 
     def snapshot_lsn(self, barrier_id: int) -> int | None:
         row = self._connection().execute(f"SELECT snapshot_lsn::text FROM {BARRIER_TABLE} WHERE barrier_id = %s",
@@ -133,8 +139,7 @@ class BarrierDesk:
         return None if row is None or row[0] is None else lsn_number(str(row[0]))
 
     def mark_reached(self, barrier_id: int) -> None:
-        self._connection().execute(f"UPDATE {BARRIER_TABLE} SET reached_at = now() WHERE barrier_id = %s",
-                                   (barrier_id,))
+        self._mark("reached", barrier_id)
 
     def is_released(self, barrier_id: int) -> bool:
         row = self._connection().execute(f"SELECT released_at IS NOT NULL FROM {BARRIER_TABLE} WHERE barrier_id = %s",

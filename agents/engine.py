@@ -11,6 +11,9 @@ Contract:
   Asia/Taipei business day changes; it returns the rows to write, like `apply`.
 - `rebuild()` recomputes every aggregate from the state (after loading it on recovery) and returns every
   cell, so the sink can be corrected wholesale.
+- With a `shard` (`agents.shards`), the engine is given every change but keeps only the rows its shard keeps,
+  writes only the current rows it owns and counts only its roots: its cells are that shard's part (each
+  aggregate row carries `shard`), and the sum over shards equals the single engine's cells.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pydantic import BaseModel
 from agents.aggregates import Aggregates, bucket_end
 from agents.facts import Contribution, contributions
 from agents.projections import epoch, project, taipei_day_number
+from agents.shards import Shard
 from agents.spaces import Space, Spaces, Staged, decode, encode
 from agents.state import Root, State
 from agents.store import MemoryStore, Store
@@ -98,8 +102,9 @@ class Engine:
     """State, aggregates and the rules that keep them equal to the truth."""
 
     def __init__(self, clock: Clock, *, close_grace_seconds: int = 60, store: Store | None = None,
-                 cache_entries: int = 1_000_000_000) -> None:
+                 cache_entries: int = 1_000_000_000, shard: Shard | None = None) -> None:
         self.clock = clock
+        self.shard = shard if shard is not None else Shard()
         self.store: Store = store if store is not None else MemoryStore()
         self.cache_entries = cache_entries
         self.close_grace_seconds = close_grace_seconds
@@ -145,8 +150,10 @@ class Engine:
         if projected and self.state.is_stale(change.table, key, lsn):
             out.stale += 1
             return
-        for row in current_rows(spec, env):
-            out.add(current_table(change.table), row)
+        shard = self.shard
+        if shard.writes_current(change.table, image):
+            for row in current_rows(spec, env):
+                out.add(current_table(change.table), row)
         out.applied += 1
         out.applied_by_table[change.table] = out.applied_by_table.get(change.table, 0) + 1
         out.commit_ms.append(env.source.ts_ms)
@@ -154,11 +161,14 @@ class Engine:
         out.newest_commit_ms[change.table] = max(newest, env.source.ts_ms)
         if not projected:
             return
-        new = project(change.table, env.after) if env.after is not None else None
+        new = project(change.table, env.after) if env.after is not None and shard.keeps(change.table, env.after) \
+            else None
         before = self.state.get(change.table, key)
+        if before is None and new is None and not shard.keeps(change.table, image):
+            return  # another shard's row (one moving away from here is retracted: `before` is held)
         if before != new:
             for root in self.state.dependents(change.table, key, before, new):
-                if root not in old:
+                if root not in old and shard.owns_root(root):
                     old[root] = contributions(self.state, root, self.today)
         self.state.put(change.table, key, new, lsn)
 
@@ -230,6 +240,8 @@ class Engine:
             self._open_invoices.clear()
         for kind in kinds:
             for key in list(self.state.keys(_ROOT_TABLES[kind])):
+                if not self.shard.owns_root((kind, key)):
+                    continue
                 current = contributions(self.state, (kind, key), self.today)
                 for (family, cell_key), values in current.items():
                     self.aggregates.add(family, cell_key, values, +1)
@@ -297,7 +309,7 @@ class Engine:
                 row: Row = dict(zip(family.key_names, family.to_columns(key), strict=True))
                 measures = values if values is not None else [0] * len(family.measures)
                 row.update(zip(family.measures, measures, strict=True))
-                row.update(_version=version, _deleted=int(values is None), _updated_at=updated)
+                row.update(_version=version, _deleted=int(values is None), _updated_at=updated, shard=self.shard.index)
                 if family is SALES:
                     closed = bucket_end(key[0], key[1]) <= deadline
                     row["closed"] = int(closed)

@@ -138,7 +138,7 @@ class Pipeline:
         self.overlap_writes = overlap_writes
         self._queue: asyncio.Queue[Prepared | Ticked] = asyncio.Queue(maxsize=1)
         self._writer: asyncio.Task[None] | None = None
-        self._topic_table = {topic: spec.name for topic in decoder.topics
+        self.topic_table = self._topic_table = {topic: spec.name for topic in decoder.topics
                              if (spec := decoder.table_of(topic)) is not None}
 
     async def process(self, records: Sequence[RawRecord]) -> BatchReport | None:
@@ -340,15 +340,16 @@ class Pipeline:
         changed = set(output.newest_commit_ms) | (set(self.freshness) if beat else set())
         self.sink.add("freshness", [self.freshness_row(t, version, now) for t in sorted(changed)])
         touched = {(r.topic, r.partition) for r in records}
+        shard = self.engine.shard
         self.sink.add("stream_offsets", [
             {"topic": tp[0], "partition": tp[1], "next_offset": self.checkpoint[tp], "_version": version,
-             "_deleted": 0, "_updated_at": now} for tp in sorted(touched)])
+             "_deleted": 0, "_updated_at": now, "shard": shard.index, "shards": shard.count} for tp in sorted(touched)])
 
     def freshness_row(self, table: str, version: int, now: datetime) -> dict[str, Any]:
         f = self.freshness[table]
         return {"source_table": table, "last_commit_at": _ms_to_datetime(f.last_commit_ms),
                 "last_visible_at": _ms_to_datetime(f.last_visible_ms), "last_lag_ms": f.last_lag_ms,
                 "caught_up_to": _ms_to_datetime(f.caught_up_ms), "events_applied": f.events_applied,
-                "_version": version, "_deleted": 0, "_updated_at": now}
+                "_version": version, "_deleted": 0, "_updated_at": now, "shard": self.engine.shard.index}
 
 

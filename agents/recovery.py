@@ -16,6 +16,9 @@ Otherwise the store is wiped and rebuilt from ClickHouse (a new machine, a lost 
    loads again).
 The worker then seeks to the checkpoint and replays; replayed changes older than the loaded rows are
 skipped by version, newer ones apply normally, so the result is the same as if nothing had crashed.
+A sharded engine (`agents.shards`) reads its own shard's checkpoint, freshness and cells and loads only the
+rows it keeps; `LayoutMismatch` when ClickHouse holds results of another number of shards (they cannot be
+mixed: `make rebuild` recomputes them for the new count).
 """
 
 from __future__ import annotations
@@ -28,11 +31,16 @@ from datetime import UTC, datetime
 from agents.engine import Engine, Output
 from agents.pipeline import Pipeline, TableFreshness
 from agents.projections import PROJECTORS, project
+from agents.shards import SHARED_TABLES, Shard
 from schemas.outputs import FAMILIES, current_table
 from schemas.registry import TABLES
 from sinks.clickhouse import ClickHouseSink
 
 log = logging.getLogger("luckygas.recovery")
+
+
+class LayoutMismatch(RuntimeError):
+    """ClickHouse holds the results of a different number of worker shards than this worker's."""
 
 
 @dataclass
@@ -57,6 +65,8 @@ def load_state(engine: Engine, sink: ClickHouseSink) -> int:
         for row in rows:
             version = row.pop("_version")
             model = spec.model.model_construct(**row)  # the sink returns aware datetimes
+            if not engine.shard.keeps(table, model):
+                continue
             projection = project(table, model)
             assert projection is not None
             engine.load(table, row[spec.primary_key[0]], projection, version // 2)
@@ -73,7 +83,7 @@ def corrections(engine: Engine, sink: ClickHouseSink, rebuilt: Output) -> Output
     out = Output()
     for family in FAMILIES.values():
         stored = {family.from_columns(tuple(r[k] for k in family.key_names)): [r[m] for m in family.measures]
-                  for r in sink.latest(family.table)}
+                  for r in sink.latest(family.table, engine.shard.index)}
         for row in rebuilt.rows.get(family.table, []):
             key = family.from_columns(tuple(row[k] for k in family.key_names))
             measures = [row[m] for m in family.measures]
@@ -83,32 +93,49 @@ def corrections(engine: Engine, sink: ClickHouseSink, rebuilt: Output) -> Output
         for key in stored:
             row = dict(zip(family.key_names, family.to_columns(key), strict=True))
             row.update(dict.fromkeys(family.measures, 0))
-            row.update(_version=version, _deleted=1, _updated_at=datetime.now(UTC))
+            row.update(_version=version, _deleted=1, _updated_at=datetime.now(UTC), shard=engine.shard.index)
             if family.name == "sales":
                 row["closed"] = 1
             out.add(family.table, row)
     return out
 
 
-def load_checkpoint(sink: ClickHouseSink) -> dict[tuple[str, int], int]:
-    return {(r["topic"], r["partition"]): r["next_offset"] for r in sink.latest("stream_offsets")}
+def load_checkpoint(sink: ClickHouseSink, shard: Shard) -> dict[tuple[str, int], int]:
+    """This shard's next offset per partition (LayoutMismatch if another shard count wrote any)."""
+    rows = sink.latest("stream_offsets")
+    counts = sorted({r["shards"] for r in rows} - {shard.count})
+    if counts:
+        raise LayoutMismatch(f"ClickHouse holds the results of {', '.join(map(str, counts))}-shard streaming "
+                             f"workers; this worker is {shard}. Run `make rebuild` with LG_WORKER__SHARDS="
+                             f"{shard.count} to recompute them, or start the workers with the count they had")
+    return {(r["topic"], r["partition"]): r["next_offset"] for r in rows if r["shard"] == shard.index}
 
 
-def load_freshness(sink: ClickHouseSink) -> dict[str, TableFreshness]:
+def load_freshness(sink: ClickHouseSink, shard: int) -> dict[str, TableFreshness]:
     def ms(value: datetime | None) -> int | None:
         return None if value is None else int(value.timestamp() * 1000)
 
     return {r["source_table"]: TableFreshness(ms(r["last_commit_at"]), ms(r["last_visible_at"]), r["last_lag_ms"],
                                               ms(r["caught_up_to"]), r["events_applied"])
-            for r in sink.latest("freshness")}
+            for r in sink.latest("freshness", shard)}
+
+
+def _replayable(pipeline: Pipeline, checkpoint: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    """Where a full recovery replays from. A shard's shared rows (orders, master data) were loaded as their
+    owners wrote them, possibly BEHIND this shard's checkpoint: their topics are replayed from the start
+    (what is older than a loaded row is skipped by version), so no change of theirs is missed."""
+    if pipeline.engine.shard.whole:
+        return checkpoint
+    return {tp: offset for tp, offset in checkpoint.items()
+            if pipeline.topic_table.get(tp[0]) not in SHARED_TABLES}
 
 
 async def recover(pipeline: Pipeline, sink: ClickHouseSink) -> RecoveryReport:
     """Steps 1–3 of the module contract; leaves the checkpoint and freshness in `pipeline`."""
     started = time.perf_counter()
     engine = pipeline.engine
-    checkpoint = load_checkpoint(sink)
-    pipeline.freshness = load_freshness(sink)
+    checkpoint = load_checkpoint(sink, engine.shard)
+    pipeline.freshness = load_freshness(sink, engine.shard.index)
     stored = engine.stored_positions()
     if stored is not None and checkpoint:
         engine.resume()
@@ -121,7 +148,7 @@ async def recover(pipeline: Pipeline, sink: ClickHouseSink) -> RecoveryReport:
     rebuilt = engine.rebuild()
     engine.commit(engine.stage())
     fixes = corrections(engine, sink, rebuilt)
-    pipeline.checkpoint = checkpoint
+    pipeline.checkpoint = _replayable(pipeline, checkpoint)
     written = await pipeline.write_output(fixes, engine.stage())
     report = RecoveryReport(loaded, engine.aggregates.size(), written, time.perf_counter() - started)
     log.info("recovered %d rows, %d aggregate cells, %d corrections written in %.1fs",

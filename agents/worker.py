@@ -17,6 +17,10 @@ Contract:
   which the pipeline retries) is logged with its traceback, counted (`lg_stream_worker_fatal_errors`), written
   to the status file as `failed`, and stops the worker through the same clean shutdown as SIGTERM; the
   process exits with status 70 so the supervisor restarts it, from the last checkpoint.
+- Shards (`LG_WORKER__SHARDS`, `LG_WORKER__SHARD`; agents/shards.py): each shard's worker reads every topic
+  with its own consumer group, checkpoint, store, status file and lease (a standby of the same shard takes
+  over), and writes its part of the cells; only shard 0 publishes dead letters to Kafka (every shard meets
+  the same malformed record; each records it in ClickHouse, where the copies collapse into one row).
 
 Faust and aiokafka interfaces: public ones throughout (`app.agent`, `app.timer`, `on_rebalance_complete`,
 `consumer.assignment()`, `consumer.highwater()`, `consumer.seek_wait()`, `topic.send()`), except one:
@@ -50,6 +54,7 @@ from agents.lease import WorkerLease, version_floor
 from agents.pipeline import DeadLetter, Pipeline
 from agents.progress import Progress
 from agents.recovery import recover
+from agents.shards import Shard
 from agents.store import RocksStore
 from infra.clickhouse.runner import get_client
 from infra.clock import Clock, SystemClock
@@ -80,11 +85,14 @@ class Worker:
         self.sink = ClickHouseSink(get_client(settings), settings.clickhouse.database,
                                    client_factory=lambda: get_client(settings), parallel=settings.worker.insert_threads)
         self.decoder = ChangeDecoder(prefix, clock=clock or SystemClock())
-        self.app = create_app(settings)
+        self.shard = Shard(settings.worker.shard, settings.worker.shards)
+        # Its own consumer group per shard: in one group, Kafka would split the topics between the shards.
+        self.app = create_app(settings, app_id=consumer_group(self.shard))
         self.dead_letter_topic = self.app.topic(dead_letter_topic_name(prefix), key_type=bytes, value_type=bytes,
                                                 key_serializer="raw", value_serializer="raw")
-        self.pipeline = Pipeline(Engine(clock or SystemClock()), self.sink, self.decoder, heartbeat_topic_name(prefix),
-                                 self._send_dead_letter, overlap_writes=settings.worker.overlap_writes)
+        self.pipeline = Pipeline(Engine(clock or SystemClock(), shard=self.shard), self.sink, self.decoder,
+                                 heartbeat_topic_name(prefix), self._send_dead_letter,
+                                 overlap_writes=settings.worker.overlap_writes)
         self.pipeline.highwaters = self._highwater
         self.change_feed_topic = self.app.topic(change_feed_topic_name(prefix), key_type=bytes, value_type=bytes,
                                                 key_serializer="raw", value_serializer="raw")
@@ -220,6 +228,8 @@ class Worker:
         return None if value is None else int(value)
 
     async def _send_dead_letter(self, letter: DeadLetter) -> None:
+        if self.shard.index != 0:
+            return  # shard 0 publishes it (see the module contract)
         headers = [("source-topic", letter.topic.encode()), ("source-partition", str(letter.partition).encode()),
                    ("source-offset", str(letter.offset).encode()), ("reason", letter.reason.encode())]
         pending = await self.dead_letter_topic.send(key=f"{letter.topic}:{letter.partition}:{letter.offset}".encode(),
@@ -228,7 +238,8 @@ class Worker:
 
     async def _publish_changes(self, rows: dict[str, list[Any]], positions: dict[tuple[str, int], int]) -> None:
         self._feed_seq += 1
-        messages = encode_batch(self._feed_run, self._feed_seq, datetime.now(UTC), positions, rows)
+        messages = encode_batch(self._feed_run, self._feed_seq, datetime.now(UTC), positions, rows,
+                                shard=self.shard.index)
         pending = [await self.change_feed_topic.send(key=self._feed_run.encode(), value=m) for m in messages]
         for sent in pending:
             await sent  # delivered in order (one partition) before the next batch is published
@@ -264,6 +275,7 @@ class Worker:
             "written_at": _utc(pipeline.written_at), "failing_since": _utc(pipeline.failing_since),
             "last_failure": pipeline.last_failure[:2000], "failed": self.fatal, **self.progress.snapshot(),
             "epoch": None if self.lease is None else self.lease.epoch,
+            "shard": self.shard.index, "shards": self.shard.count,
             "barrier": None if self.barrier is None else self.barrier.status(),
             "schema_drift": {t: d.to_json() for t, d in sorted(self.decoder.drift.items())},
             "schema_broken": {t: b.to_json() for t, b in sorted(self.decoder.broken.items())},
@@ -292,6 +304,11 @@ class Worker:
         self.pipeline.publish = self._publish_changes
 
 
+def consumer_group(shard: Shard) -> str:
+    """The Kafka consumer group (Faust app id) of a shard's worker."""
+    return "luckygas-analytics" if shard.whole else f"luckygas-analytics-shard-{shard.index}"
+
+
 def _utc(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
@@ -300,13 +317,14 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
     worker = Worker(settings)
-    worker.lease = WorkerLease(settings.postgres.dsn())
+    worker.lease = WorkerLease(settings.postgres.dsn(), shard=worker.shard.index)
     epoch = worker.lease.acquire(on_wait=worker.standing_by)
     worker.standby_file.unlink(missing_ok=True)
     worker.pipeline.engine.version_floor = version_floor(epoch)
-    worker.barrier = BarrierKeeper(BarrierDesk(settings.postgres.dsn(), settings.postgres.slot_name),
+    worker.barrier = BarrierKeeper(BarrierDesk(settings.postgres.dsn(), settings.postgres.slot_name,
+                                               worker.shard.index),
                                    frozenset(worker.decoder.topics), hold_seconds=settings.worker.barrier_hold_seconds)
-    log.info("holding the worker lease, epoch %d", epoch)
+    log.info("holding the worker lease of %s, epoch %d", worker.shard, epoch)
     try:
         asyncio.run(worker.recover())
     except Exception as error:  # e.g. a ClickHouse table that does not match its definition (SchemaMismatch)

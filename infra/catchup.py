@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from infra.services import WorkerHealth, start_worker, worker_health, worker_process
+from infra.services import WorkerHealth, start_worker, stop_workers, worker_health
 from infra.settings import StackSettings, get_settings
 
 GRACE_SECONDS = 90.0
@@ -100,7 +100,7 @@ def rebuild(settings: StackSettings) -> bool:
     from sinks.ddl import table_defs
 
     stop_supervisor(settings)
-    worker_process(settings).stop()
+    stop_workers(settings)  # of whichever shard count ran: a rebuild may change it
     client = get_client(settings)
     try:
         for name in table_defs():

@@ -27,9 +27,22 @@ def _env(settings: StackSettings) -> dict[str, str]:
     return {**settings_env(settings), "PROMETHEUS_MULTIPROC_DIR": str(settings.metrics_dir)}
 
 
-def worker_process(settings: StackSettings) -> ManagedProcess:
-    return ManagedProcess("worker", [sys.executable, "-m", "agents.worker"], settings.state_dir, env=_env(settings),
-                          stop_timeout=30)
+def worker_process(settings: StackSettings, shard: int = 0) -> ManagedProcess:
+    """The worker of `shard` (named `worker` when there is one shard, `worker-<i>` otherwise)."""
+    name = "worker" if settings.worker.shards == 1 else f"worker-{shard}"
+    env = {**_env(settings), "LG_WORKER__SHARD": str(shard)}
+    return ManagedProcess(name, [sys.executable, "-m", "agents.worker"], settings.state_dir, env=env, stop_timeout=30)
+
+
+def worker_processes(settings: StackSettings) -> list[ManagedProcess]:
+    return [worker_process(settings, shard) for shard in range(settings.worker.shards)]
+
+
+def stop_workers(settings: StackSettings) -> None:
+    """Stop every streaming worker, of this shard count or any other (before a rebuild that changes it)."""
+    names = ["worker", *(f"worker-{i}" for i in range(64))]
+    for name in names:
+        ManagedProcess(name, [sys.executable, "-m", "agents.worker"], settings.state_dir, stop_timeout=30).stop()
 
 
 def api_process(settings: StackSettings) -> ManagedProcess:
@@ -90,12 +103,23 @@ def judge_worker(status: dict[str, Any] | None, live: bool, now: datetime, stale
     return WorkerHealth("up", counts, status)
 
 
+_WORST_FIRST: tuple[WorkerState, ...] = ("failed", "stalled", "down", "catching_up", "up")
+
+
 def worker_health(settings: StackSettings) -> WorkerHealth:
-    """The worker's state now; the API's /health and /freshness and the stack's health check judge by this."""
-    status = load_status(settings.worker_status_file)
-    live = status is not None and pid_alive(int(status["pid"]))
-    return judge_worker(status, live, datetime.now(UTC), settings.api.worker_stale_seconds,
-                        settings.worker.stall_seconds)
+    """The workers' state now (with several shards, the worst shard's, named); the API's /health and
+    /freshness and the stack's health check judge by this."""
+    judged = []
+    for shard in range(settings.worker.shards):
+        status = load_status(settings.worker_dir(shard) / "status.json")
+        live = status is not None and pid_alive(int(status["pid"]))
+        judged.append(judge_worker(status, live, datetime.now(UTC), settings.api.worker_stale_seconds,
+                                   settings.worker.stall_seconds))
+    if len(judged) == 1:
+        return judged[0]
+    worst = min(range(len(judged)), key=lambda i: _WORST_FIRST.index(judged[i].state))
+    health = judged[worst]
+    return WorkerHealth(health.state, f"{len(judged)} shards; shard {worst}: {health.detail}", health.status)
 
 
 def worker_status(settings: StackSettings) -> tuple[bool, str]:
@@ -156,14 +180,17 @@ def api_healthy(settings: StackSettings) -> bool:
 
 
 def start_worker(settings: StackSettings, timeout: float = 180.0) -> None:
-    process = worker_process(settings)
-    if not process.running():
-        settings.worker_status_file.unlink(missing_ok=True)
-        process.start()
-    wait_until(lambda: worker_healthy(settings) or not process.running(), timeout, "streaming worker",
-               process.log_file)
+    """Start every shard's worker not running; return once all are up (StackError if one exits)."""
+    processes = worker_processes(settings)
+    for shard, process in enumerate(processes):
+        if not process.running():
+            (settings.worker_dir(shard) / "status.json").unlink(missing_ok=True)
+            process.start()
+    wait_until(lambda: worker_healthy(settings) or not all(p.running() for p in processes), timeout,
+               "streaming worker", processes[0].log_file)
     if not worker_healthy(settings):
-        raise StackError(f"the streaming worker exited during start; see {process.log_file}")
+        logs = ", ".join(str(p.log_file) for p in processes)
+        raise StackError(f"a streaming worker exited during start ({worker_status(settings)[1]}); see {logs}")
 
 
 def start_services(settings: StackSettings) -> None:
@@ -183,4 +210,4 @@ def start_services(settings: StackSettings) -> None:
 
 def stop_services(settings: StackSettings) -> None:
     api_process(settings).stop()
-    worker_process(settings).stop()
+    stop_workers(settings)

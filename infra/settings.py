@@ -107,9 +107,22 @@ class WorkerSettings(BaseModel):
     # Off: everything in memory, and every start recomputes from ClickHouse (memory grows with history).
     # A verify's barrier request (agents/barrier.py) not released after this long is released by the worker.
     barrier_hold_seconds: float = 300.0
+    # Several workers (agents/shards.py): `shards` processes, each started with its own `shard` (0 ≤ shard <
+    # shards); every one reads every topic and applies its part. Changing the count needs `make rebuild`.
+    shards: int = Field(default=1, ge=1, le=64)
+    # How long Kafka waits for a killed worker's consumer before a successor's group join completes (Faust's
+    # default 60 s would make every takeover or restart after kill -9 a minute without data).
+    session_timeout_seconds: float = Field(default=15.0, ge=6.0)
+    shard: int = Field(default=0, ge=0, le=63)
     state_on_disk: bool = True
     cache_entries: int = 20_000
     state_cache_mib: int = 64
+
+    @model_validator(mode="after")
+    def _shard_of_shards(self) -> WorkerSettings:
+        if self.shard >= self.shards:
+            raise ValueError(f"worker shard {self.shard} is not below the shard count {self.shards}")
+        return self
 
 
 class ApiSettings(BaseModel):
@@ -200,14 +213,20 @@ class StackSettings(BaseSettings):
             return True
         return ssl.create_default_context(cafile=str(self.api_tls_files().ca_certificate))
 
+    def worker_dir(self, shard: int | None = None) -> Path:
+        """A worker shard's directory (`worker/` when there is one shard, `worker/shard-<i>/` otherwise)."""
+        index = self.worker.shard if shard is None else shard
+        return self.state_dir / "worker" if self.worker.shards == 1 else self.state_dir / "worker" / f"shard-{index}"
+
     @property
     def worker_status_file(self) -> Path:
-        return self.state_dir / "worker" / "status.json"
+        """This process's shard's status file (`worker_dir(i) / "status.json"` for the others)."""
+        return self.worker_dir() / "status.json"
 
     @property
     def worker_state_dir(self) -> Path:
-        """The streaming worker's RocksDB state (one worker holds it: the lease guards it)."""
-        return self.state_dir / "worker" / "state"
+        """The streaming worker's RocksDB state (one worker per shard holds it: the shard's lease guards it)."""
+        return self.worker_dir() / "state"
 
     @property
     def supervisor_status_file(self) -> Path:

@@ -220,11 +220,18 @@ def _code(code: int | None) -> str:
     return "exit code unknown" if code is None else f"signal {-code}" if code < 0 else f"exit code {code}"
 
 
+def _forget_status(settings: StackSettings, shard: int) -> Callable[[], None]:
+    def forget() -> None:
+        (settings.worker_dir(shard) / "status.json").unlink(missing_ok=True)
+    return forget
+
+
 def supervised(settings: StackSettings, policy: Callable[[], RestartPolicy]) -> list[Supervised]:
     """The project's processes, built by the same factories `make up` uses; the worker's stale status file
     is removed before it starts, as `start_worker` does."""
-    return [Supervised(worker_process(settings), policy(),
-                       before_start=lambda: settings.worker_status_file.unlink(missing_ok=True)),
+    workers = [Supervised(worker_process(settings, shard), policy(), before_start=_forget_status(settings, shard))
+               for shard in range(settings.worker.shards)]
+    return [*workers,
             Supervised(api_process(settings), policy()),
             Supervised(bank_landing_process(settings), policy()),
             Supervised(bank_importer_process(settings), policy())]

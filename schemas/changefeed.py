@@ -15,6 +15,9 @@ Contract:
   nothing; on (re)connect, and when it sees a new `run` (a restart's recovery may correct cells without
   announcing them), it reads the current state from ClickHouse and then follows the feed.
 - Bookkeeping (`stream_offsets`, `dead_letters`, `freshness`) is left out: `GET /freshness` serves it.
+- With several worker shards (agents/shards.py) each shard publishes its own batches (`shard`; its own
+  `run` and `seq`); an aggregate row is that shard's part of the cell (its `shard` column): a subscriber
+  keeps the newest row per (cell key, shard) and shows the sum over shards, as the ClickHouse views do.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class FeedMessage(BaseModel):
     written_at: datetime
     positions: dict[str, int]
     tables: dict[str, list[dict[str, Any]]]
+    shard: int = 0
 
 
 def _default(value: Any) -> Any:
@@ -53,7 +57,7 @@ def _default(value: Any) -> Any:
 
 def encode_batch(run: str, seq: int, written_at: datetime, positions: Mapping[tuple[str, int], int],
                  rows: Mapping[str, Sequence[Mapping[str, Any]]],
-                 max_rows: int = MAX_ROWS_PER_MESSAGE) -> list[bytes]:
+                 max_rows: int = MAX_ROWS_PER_MESSAGE, shard: int = 0) -> list[bytes]:
     """The feed messages of one written batch, in order; none when it changed no business table."""
     items = [(table, row) for table, table_rows in sorted(rows.items()) if table not in LEFT_OUT
              for row in table_rows]
@@ -67,7 +71,7 @@ def encode_batch(run: str, seq: int, written_at: datetime, positions: Mapping[tu
         for table, row in chunk:
             tables.setdefault(table, []).append(row)
         body = {"run": run, "seq": seq, "part": number, "parts": len(chunks), "written_at": written_at,
-                "positions": where, "tables": tables}
+                "positions": where, "tables": tables, "shard": shard}
         messages.append(orjson.dumps(body, default=_default))
     return messages
 

@@ -104,8 +104,9 @@ class Sink(ABC):
         """Write `rows` (already checked) to the table; raise on failure."""
 
     @abstractmethod
-    def latest(self, table: str) -> list[Row]:
-        """The live rows of `table` (see the module contract)."""
+    def latest(self, table: str, shard: int | None = None) -> list[Row]:
+        """The live rows of `table` (see the module contract); with `shard`, only that worker shard's rows
+        (of a table with a `shard` column)."""
 
     def close(self) -> None:
         """Release connections; rows not flushed are discarded (the default holds no connection)."""

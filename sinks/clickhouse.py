@@ -91,10 +91,15 @@ class ClickHouseSink(Sink):
             self._clients.append(client)
         return client
 
-    def latest(self, table: str) -> list[Row]:
+    def latest(self, table: str, shard: int | None = None) -> list[Row]:
         definition = self.defs[table]
-        where = " FINAL WHERE _deleted = 0" if definition.versioned else ""
-        return self.query_rows(f"SELECT * FROM `{self.database}`.`{table}`{where}")
+        conditions = ["_deleted = 0"] if definition.versioned else []
+        if shard is not None:
+            conditions.append("shard = {s:UInt16}")
+        where = " FINAL" if definition.versioned else ""
+        if conditions:
+            where += " WHERE " + " AND ".join(conditions)
+        return self.query_rows(f"SELECT * FROM `{self.database}`.`{table}`{where}", {"s": shard})
 
     def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[Row]:
         """Rows as dicts; datetimes always timezone-aware (clickhouse-connect returns UTC ones naive)."""

@@ -95,24 +95,29 @@ def _current_defs() -> list[TableDef]:
     return defs
 
 
+# Every streaming worker's part (agents/shards.py): aggregate cells, positions and freshness per shard.
+SHARD_COLUMN = ("shard", "UInt16")
+
+
 def _aggregate_defs() -> list[TableDef]:
     defs = []
     for family in FAMILIES.values():
         extra = (("closed", "UInt8"),) if family is SALES else ()
         columns = (*family.keys, *((m, "Int64") for m in family.measures), *extra, *VERSION_COLUMNS,
-                   ("_updated_at", "DateTime64(3, 'UTC')"))
-        defs.append(TableDef(family.table, columns, family.key_names))
+                   ("_updated_at", "DateTime64(3, 'UTC')"), SHARD_COLUMN)
+        defs.append(TableDef(family.table, columns, (*family.key_names, "shard")))
     return defs
 
 
 STREAM_OFFSETS = TableDef("stream_offsets", (("topic", "String"), ("partition", "UInt32"), ("next_offset", "Int64"),
-                                             *VERSION_COLUMNS, ("_updated_at", "DateTime64(3, 'UTC')")),
-                          ("topic", "partition"))
+                                             *VERSION_COLUMNS, ("_updated_at", "DateTime64(3, 'UTC')"), SHARD_COLUMN,
+                                             ("shards", "UInt16")),
+                          ("topic", "partition", "shard"))
 FRESHNESS = TableDef("freshness", (("source_table", "String"), ("last_commit_at", "Nullable(DateTime64(3, 'UTC'))"),
                                    ("last_visible_at", "Nullable(DateTime64(3, 'UTC'))"), ("last_lag_ms", "Int64"),
                                    ("caught_up_to", "Nullable(DateTime64(3, 'UTC'))"), ("events_applied", "UInt64"),
-                                   *VERSION_COLUMNS, ("_updated_at", "DateTime64(3, 'UTC')")),
-                     ("source_table",))
+                                   *VERSION_COLUMNS, ("_updated_at", "DateTime64(3, 'UTC')"), SHARD_COLUMN),
+                     ("source_table", "shard"))
 DEAD_LETTERS = TableDef("dead_letters", (("topic", "String"), ("partition", "UInt32"), ("offset", "Int64"),
                                          ("reason", "String"), ("value", "String"),
                                          ("dead_lettered_at", "DateTime64(3, 'UTC')"), *VERSION_COLUMNS),
@@ -126,53 +131,62 @@ def table_defs() -> dict[str, TableDef]:
     return {d.name: d for d in defs}
 
 
-def _money(column: str) -> str:
-    return f"toDecimal64(`{column}`, 2) / 100 AS `{column.removesuffix('_cents')}`"
+def _measure(column: str) -> str:
+    """A measure summed over the shards, money in TWD and tenths in units."""
+    if column.endswith("_cents"):
+        return f"toDecimal64(sum(`{column}`), 2) / 100 AS `{column.removesuffix('_cents')}`"
+    if column.endswith("_tenths"):
+        return f"toDecimal64(sum(`{column}`), 1) / 10 AS `{column.removesuffix('_tenths')}`"
+    return f"sum(`{column}`) AS `{column}`"
 
 
-def _view_columns(family_name: str) -> str:
+def _family_view(db: str, family_name: str, extra: str = "") -> str:
+    """The live cells of a family, each the sum of its shards' parts (one row per cell key)."""
     family = FAMILIES[family_name]
-    cols = [f"`{k}`" for k in family.key_names]
-    for m in family.measures:
-        if m.endswith("_cents"):
-            cols.append(_money(m))
-        elif m.endswith("_tenths"):
-            cols.append(f"toDecimal64(`{m}`, 1) / 10 AS `{m.removesuffix('_tenths')}`")
-        else:
-            cols.append(f"`{m}`")
-    return ", ".join(cols)
+    keys = ", ".join(f"`{k}`" for k in family.key_names)
+    measures = ", ".join(_measure(m) for m in family.measures)
+    return (f"SELECT {keys}, {measures}{extra} FROM {db}.`{family.table}` FINAL WHERE _deleted = 0 "
+            f"GROUP BY {keys}")
+
+
+_RATE = ", if(delivered = 0, NULL, on_time / delivered) AS on_time_rate"  # over the sums (aliases)
+_ZERO_TIME = "toDateTime64(0, 3, 'UTC')"
+
+
+def _freshness_view(db: str) -> str:
+    """Per source table, the shard furthest behind (every shard reads every table); events summed."""
+    seen = f"greatest(ifNull(last_commit_at, {_ZERO_TIME}), ifNull(caught_up_to, {_ZERO_TIME}))"
+    rows = (f"SELECT source_table, last_commit_at, last_visible_at, caught_up_to, last_lag_ms, events_applied, "
+            f"{seen} AS seen FROM {db}.freshness FINAL WHERE _deleted = 0")
+    shards = (f"SELECT source_table, argMin(tuple(last_commit_at, last_visible_at, caught_up_to), seen) AS behind, "
+              f"max(last_lag_ms) AS lag, sum(events_applied) AS events, min(seen) AS oldest FROM ({rows}) "
+              f"GROUP BY source_table")
+    return (f"SELECT source_table, behind.1 AS last_commit_at, behind.2 AS last_visible_at, lag AS last_lag_ms, "
+            f"behind.3 AS caught_up_to, events AS events_applied, "
+            f"dateDiff('millisecond', oldest, now64(3, 'UTC')) AS age_ms FROM ({shards})")
 
 
 def view_statements(database: str) -> list[str]:
-    """Analyst-facing views: live rows without duplicates, money in TWD, derived rates."""
+    """Analyst-facing views: live rows without duplicates, money in TWD, derived rates, cells summed over the
+    streaming workers' shards."""
     db = f"`{database}`"
     views = [
         f"CREATE OR REPLACE VIEW {db}.`v_{spec.name.replace('.', '_')}` AS SELECT * EXCEPT (_version, _deleted) "
         f"FROM {db}.`{current_table(spec.name)}` FINAL WHERE _deleted = 0"
         for spec in TABLES.values()
     ]
-    final = "FINAL WHERE _deleted = 0"
     views += [
-        f"CREATE OR REPLACE VIEW {db}.sales AS SELECT {_view_columns('sales')}, "
-        f"toDecimal64(net_cents + tax_cents, 2) / 100 AS gross, closed FROM {db}.agg_sales {final}",
-        f"CREATE OR REPLACE VIEW {db}.fulfilment_by_day AS SELECT {_view_columns('fulfilment')}, "
-        f"if(delivered = 0, NULL, on_time / delivered) AS on_time_rate FROM {db}.agg_fulfilment {final}",
-        f"CREATE OR REPLACE VIEW {db}.receivables_by_customer AS SELECT {_view_columns('receivables')} "
-        f"FROM {db}.agg_receivables {final}",
-        f"CREATE OR REPLACE VIEW {db}.collections_by_day AS SELECT {_view_columns('collections')} "
-        f"FROM {db}.agg_collections {final}",
-        f"CREATE OR REPLACE VIEW {db}.stock_on_hand AS SELECT {_view_columns('stock')}, "
-        f"qty_full < reorder_point AS below_reorder FROM {db}.agg_stock {final}",
+        f"CREATE OR REPLACE VIEW {db}.sales AS " + _family_view(
+            db, "sales", ", toDecimal64(sum(net_cents) + sum(tax_cents), 2) / 100 AS gross, min(closed) AS closed"),
+        f"CREATE OR REPLACE VIEW {db}.fulfilment_by_day AS " + _family_view(db, "fulfilment", _RATE),
+        f"CREATE OR REPLACE VIEW {db}.receivables_by_customer AS " + _family_view(db, "receivables"),
+        f"CREATE OR REPLACE VIEW {db}.collections_by_day AS " + _family_view(db, "collections"),
+        f"CREATE OR REPLACE VIEW {db}.stock_on_hand AS " + _family_view(
+            db, "stock", ", qty_full < reorder_point AS below_reorder"),
         f"CREATE OR REPLACE VIEW {db}.stock_below_reorder AS SELECT * FROM {db}.stock_on_hand WHERE below_reorder",
-        f"CREATE OR REPLACE VIEW {db}.route_by_day AS SELECT {_view_columns('route')}, "
-        f"if(delivered = 0, NULL, on_time / delivered) AS on_time_rate FROM {db}.agg_route {final}",
-        f"CREATE OR REPLACE VIEW {db}.driver_by_day AS SELECT {_view_columns('driver_day')}, "
-        f"if(delivered = 0, NULL, on_time / delivered) AS on_time_rate FROM {db}.agg_driver_day {final}",
-        f"CREATE OR REPLACE VIEW {db}.freshness_now AS SELECT source_table, last_commit_at, last_visible_at, "
-        f"last_lag_ms, caught_up_to, events_applied, dateDiff('millisecond', "
-        f"greatest(ifNull(last_commit_at, toDateTime64(0, 3, 'UTC')), "
-        f"ifNull(caught_up_to, toDateTime64(0, 3, 'UTC'))), "
-        f"now64(3, 'UTC')) AS age_ms FROM {db}.freshness {final}",
+        f"CREATE OR REPLACE VIEW {db}.route_by_day AS " + _family_view(db, "route", _RATE),
+        f"CREATE OR REPLACE VIEW {db}.driver_by_day AS " + _family_view(db, "driver_day", _RATE),
+        f"CREATE OR REPLACE VIEW {db}.freshness_now AS " + _freshness_view(db),
     ]
     return views
 

@@ -18,9 +18,9 @@ class MemorySink(Sink):
         self.written.setdefault(definition.name, []).extend(rows)
         self.batches += 1
 
-    def latest(self, table: str) -> list[Row]:
+    def latest(self, table: str, shard: int | None = None) -> list[Row]:
         definition = self.defs[table]
-        rows = self.written.get(table, [])
+        rows = [r for r in self.written.get(table, []) if shard is None or r.get("shard", 0) == shard]
         if not definition.versioned:
             return [dict(r) for r in rows]
         winners: dict[tuple[object, ...], Row] = {}

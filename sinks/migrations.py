@@ -75,8 +75,23 @@ def _baseline(database: str) -> list[str]:
     return []
 
 
+def _shards(database: str) -> list[str]:
+    # Several streaming workers (agents/shards.py): each aggregate cell, position and freshness row per shard.
+    # A key may only be extended by a column the same ALTER adds, without a DEFAULT (stored rows read 0, the
+    # single worker's shard); on a fresh install both are no-ops.
+    statements = []
+    for name, definition in table_defs().items():
+        if "shard" not in definition.keys:
+            continue
+        order = ", ".join(f"`{k}`" for k in definition.keys)
+        statements.append(f"{add_column(database, name, 'shard', 'UInt16')}, MODIFY ORDER BY ({order})")
+    statements.append(add_column(database, "stream_offsets", "shards", "UInt16", "1"))
+    return statements
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline", _baseline),
+    Migration(2, "worker shards", _shards),
 )
 
 

@@ -29,5 +29,6 @@ def create_app(settings: StackSettings, *, app_id: str = "luckygas-analytics") -
         producer_compression_type="lz4",
         consumer_auto_offset_reset="earliest",
         broker_max_poll_records=settings.worker.batch_max,
+        broker_session_timeout=settings.worker.session_timeout_seconds,
         datadir=str(settings.state_dir / "faust"),
     )

@@ -84,8 +84,10 @@ def _row(clickhouse: Client, sql: str, parameters: dict[str, Any]) -> Sequence[A
 def _receivables(clickhouse: Client, scope: RowScope) -> Receivables:
     where, params = scope.where("agg_receivables")
     row = _row(clickhouse,
-               "SELECT sum(outstanding_cents), sum(age_31_60_cents + age_61_90_cents + age_over_90_cents), "
-               f"countIf(outstanding_cents > 0) FROM agg_receivables FINAL WHERE _deleted = 0 AND {where}", params)
+               "SELECT sum(outstanding), sum(overdue), countIf(outstanding > 0) FROM (SELECT customer_id, "
+               "sum(outstanding_cents) AS outstanding, sum(age_31_60_cents + age_61_90_cents + age_over_90_cents) "
+               f"AS overdue FROM agg_receivables FINAL WHERE _deleted = 0 AND {where} GROUP BY customer_id)",
+               params)  # a customer's cell is summed over the worker shards before it counts as one balance
     return Receivables(outstanding=_twd(int(row[0] or 0)), over_30_days=_twd(int(row[1] or 0)),
                        customers_with_balance=int(row[2] or 0))
 

@@ -443,3 +443,6 @@ CREATE TABLE IF NOT EXISTS analytics.verify_barrier (
     reached_at   timestamptz,
     released_at  timestamptz
 );
+-- With several worker shards, each says it paused and reached (the verify waits for all of them).
+ALTER TABLE analytics.verify_barrier ADD COLUMN IF NOT EXISTS paused_shards int[] NOT NULL DEFAULT '{}';
+ALTER TABLE analytics.verify_barrier ADD COLUMN IF NOT EXISTS reached_shards int[] NOT NULL DEFAULT '{}';

@@ -58,10 +58,11 @@ def held_snapshot(settings: StackSettings, timeout: float = 120.0) -> Iterator[p
         assert row is not None
         barrier_id = int(row[0])
         deadline = time.monotonic() + timeout
-        _wait_for(desk, barrier_id, "paused_at", deadline, "pause")  # it applies nothing from here on
+        shards = settings.worker.shards  # every shard's worker holds (agents/shards.py)
+        _wait_for(desk, barrier_id, "paused", shards, deadline)  # it applies nothing from here on
         snapshot, lsn = _snapshot(dsn)
         desk.execute(f"UPDATE {BARRIER_TABLE} SET snapshot_lsn = %s::pg_lsn WHERE barrier_id = %s", (lsn, barrier_id))
-        _wait_for(desk, barrier_id, "reached_at", deadline, "reach")
+        _wait_for(desk, barrier_id, "reached", shards, deadline)
         yield snapshot
         _check_still_held(desk, barrier_id)
     finally:
@@ -73,15 +74,19 @@ def held_snapshot(settings: StackSettings, timeout: float = 120.0) -> Iterator[p
             snapshot.close()
 
 
-def _wait_for(desk: psycopg.Connection[Any], barrier_id: int, column: str, deadline: float, what: str) -> None:
+def _wait_for(desk: psycopg.Connection[Any], barrier_id: int, step: str, shards: int, deadline: float) -> None:
+    """Until every shard's worker has `step`ped ("paused", "reached") at the barrier."""
+    done: list[int] = []
     while time.monotonic() < deadline:
-        row = desk.execute(f"SELECT {column} IS NOT NULL FROM {BARRIER_TABLE} WHERE barrier_id = %s",
+        row = desk.execute(f"SELECT {step}_shards FROM {BARRIER_TABLE} WHERE barrier_id = %s",
                            (barrier_id,)).fetchone()
-        if row is not None and row[0]:
+        done = [] if row is None else sorted(row[0])
+        if set(range(shards)) <= set(done):
             return
         time.sleep(0.1)
-    raise BarrierNotReached(f"the streaming worker did not {what} barrier {barrier_id} in time "
-                            "(is it running and caught up? `make status`)")
+    verb = "pause at" if step == "paused" else "reach"
+    raise BarrierNotReached(f"the streaming workers did not {verb} barrier {barrier_id} in time (shards done: "
+                            f"{done or 'none'} of {shards}; is each running and caught up? `make status`)")
 
 
 def _check_still_held(desk: psycopg.Connection[Any], barrier_id: int) -> None:

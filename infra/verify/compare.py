@@ -46,9 +46,15 @@ def truth_cells(conn: psycopg.Connection[Any], family: str, today: date) -> Cell
 
 
 def stream_cells(sink: ClickHouseSink, family: str) -> Cells:
+    """The family's cells as the views show them: each the sum of the worker shards' parts."""
     f = FAMILIES[family]
-    return {f.from_columns(tuple(r[k] for k in f.key_names)): [int(r[m]) for m in f.measures]
-            for r in sink.latest(f.table)}
+    cells: Cells = {}
+    for r in sink.latest(f.table):
+        key = f.from_columns(tuple(r[k] for k in f.key_names))
+        held = cells.get(key)
+        measures = [int(r[m]) for m in f.measures]
+        cells[key] = measures if held is None else [h + m for h, m in zip(held, measures, strict=True)]
+    return cells
 
 
 def compare_cells(what: str, truth: Cells, stream: Cells) -> list[Difference]:

@@ -11,8 +11,8 @@ from clickhouse_connect.driver.client import Client
 from infra.clickhouse.runner import get_client
 from infra.settings import StackSettings
 from sinks.clickhouse import ClickHouseSink
-from sinks.ddl import VERSION_COLUMNS, TableDef
-from sinks.migrations import MIGRATIONS_TABLE, Migration, add_column, check_columns, migrate
+from sinks.ddl import VERSION_COLUMNS, TableDef, table_defs, view_statements
+from sinks.migrations import MIGRATIONS, MIGRATIONS_TABLE, Migration, add_column, check_columns, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +73,31 @@ def test_ensure_schema_on_a_fresh_database_and_again(stack: StackSettings, scrat
             sink.ensure_schema()
         finally:
             sink.close()
+
+
+def _before_shards(definition: TableDef) -> TableDef:
+    """A table as an install made before worker shards has it."""
+    columns = tuple(c for c in definition.columns if c[0] not in ("shard", "shards"))
+    return TableDef(definition.name, columns, tuple(k for k in definition.keys if k != "shard"),
+                    definition.partition_by, definition.versioned)
+
+
+def test_an_install_from_before_worker_shards_gains_them_and_keeps_its_cells(scratch: tuple[Client, str]) -> None:
+    client, db = scratch
+    for definition in table_defs().values():
+        client.command(_before_shards(definition).create(db))
+    client.command(f"INSERT INTO `{db}`.agg_fulfilment (day, branch, due, delivered, on_time, cancelled, _version, "
+                   "_deleted, _updated_at) VALUES ('2026-01-15', 'TPE', 4, 2, 1, 0, 1, 0, now64())")
+    migrate(client, db, MIGRATIONS[:1])  # the install as it was
+
+    assert [m.name for m in migrate(client, db)] == ["worker shards"]
+    for statement in view_statements(db):
+        client.command(statement)
+    check_columns(client, db)
+    keys = dict(client.query("SELECT name, sorting_key FROM system.tables WHERE database = {db:String}",
+                             parameters={"db": db}).result_rows)
+    assert keys["agg_fulfilment"] == "day, branch, shard" and keys["stream_offsets"] == "topic, partition, shard"
+    client.command(f"INSERT INTO `{db}`.agg_fulfilment (day, branch, due, delivered, on_time, cancelled, _version, "
+                   "_deleted, _updated_at, shard) VALUES ('2026-01-15', 'TPE', 1, 1, 1, 0, 1, 0, now64(), 1)")
+    rows = client.query(f"SELECT due, delivered, on_time, on_time_rate FROM `{db}`.fulfilment_by_day").result_rows
+    assert rows == [(5, 3, 2, 2 / 3)]  # the old cell is shard 0's part; the view sums the shards

@@ -40,7 +40,8 @@ def queries(h: AccessHarness) -> dict[str, tuple[str, dict[str, Any]]]:
     assert h.clickhouse is not None
     by_table = {}
     for sql, params in h.clickhouse.queries:
-        table = sql.split(" FROM ", 1)[1].split()[0]
+        # the first table read (receivables: inside a grouped subquery; a branch filter's subquery comes after)
+        table = next(t for part in sql.split(" FROM ")[1:] if not (t := part.split()[0]).startswith("("))
         by_table[table] = (sql, params)
     return by_table
 

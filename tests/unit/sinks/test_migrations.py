@@ -25,7 +25,8 @@ from sinks.migrations import (
 DB = "lg"
 ITEMS = TableDef("items", (("id", "Int64"), ("amount_cents", "Int64"), *VERSION_COLUMNS), ("id",))
 
-_ALTER = re.compile(r"ALTER TABLE `(\w+)`\.`(\w+)` ADD COLUMN IF NOT EXISTS `(\w+)` (.+?)(?: DEFAULT .+)?$")
+_ALTER = re.compile(r"ALTER TABLE `(\w+)`\.`(\w+)` ADD COLUMN IF NOT EXISTS `(\w+)` ([^,]+?)(?: DEFAULT .+?)?"
+                    r"(?:, MODIFY ORDER BY .+)?$")
 
 
 @dataclass
@@ -87,7 +88,7 @@ def test_pending_migrations_are_applied_in_order_and_recorded_once() -> None:
 
 
 def test_the_shipped_migrations_apply_on_a_fresh_database() -> None:
-    client = FakeClient()
+    client = FakeClient(tables={d.name: dict(d.columns) for d in table_defs().values()})  # as CREATE made them
     assert migrate(client, DB) == list(MIGRATIONS)
     assert migrate(client, DB) == []
     assert [v for v, _ in client.records] == [m.version for m in MIGRATIONS]
@@ -153,7 +154,7 @@ def test_type_spelling_differences_are_not_mismatches() -> None:
 def test_ensure_schema_creates_tables_migrates_then_views_then_checks() -> None:
     client = FakeClient(tables={d.name: dict(d.columns) for d in table_defs().values()})
     ClickHouseSink(cast(Client, client), DB).ensure_schema()
-    kinds = ["migration" if MIGRATIONS_TABLE in c else
+    kinds = ["migration" if MIGRATIONS_TABLE in c or c.startswith("ALTER TABLE") else
              "table" if c.startswith("CREATE TABLE IF NOT EXISTS") else
              "view" if c.startswith("CREATE OR REPLACE VIEW") else c for c in client.commands]
     first_view = kinds.index("view")
