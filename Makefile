@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps jars up down run status clean test test-unit test-integration lint bench verify bank-pull audit-verify catch-up rebuild
+.PHONY: help install system-deps jars up down run status clean test test-unit test-integration lint bench bench-scale verify bank-pull audit-verify catch-up rebuild
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -70,3 +70,6 @@ test: install lint ## install everything, lint, run all tests (unit + integratio
 
 bench: install ## benchmarks against the real stack (change capture, streaming core); writes .state/bench/*.json and the README tables
 	@$(PY) -m infra.bench
+
+bench-scale: install ## the engine's memory, restart and a late change at 1, 3 and 7 years of history (hours: ~2.5k changes/s)
+	@$(PY) -m infra.bench.state --years 1 3 7
