@@ -23,6 +23,19 @@ Contract:
 Faust's per-record loop also skips records below the offset it last read in a partition; after a seek
 backwards (resuming from a checkpoint older than what Faust had already read) that could leave a partition
 silent. Here every fetched record is delivered, so a seek backwards simply replays.
+
+Where this leaves Faust's and aiokafka's public interfaces, and why (pinned: faust-streaming and aiokafka
+versions in pyproject.toml; tests/integration/streaming exercises every one of these paths):
+- Faust has no public hook for how fetched records reach an agent: `transport.Consumer` (the driver class
+  the transport instantiates), `Consumer._drain_messages` (the Fetcher's loop) and `_new_consumer_thread`
+  are overridden, and `_thread._fetch_records` / `_thread._ensure_consumer` are called, because the public
+  path is exactly the per-record conductor this module exists to avoid;
+- Faust sets aiokafka's `fetch_max_wait_ms` itself with no setting to change it: `_create_worker_consumer`
+  is extended to set aiokafka's `_fetch_max_wait_ms` before the fetcher starts (its constructor argument is
+  the public form, but Faust builds the consumer);
+- `_stopped` (consumer and fetcher), `_max_poll_records` and `app._consumer` are read: Faust exposes no
+  public "is stopping" or "consumer created" check for a custom drain loop.
+The worker's own use of a private call (`consumer._commit`) is explained in agents/worker.py.
 """
 
 from __future__ import annotations
