@@ -156,10 +156,13 @@ class IndexSpace:
         if parent not in self._pending and len(found) <= min(self.largest_cached, self.capacity):
             self._clean[parent] = set(found)
             self._cached_children += len(found)
-            while self._cached_children > self.capacity:
-                _, evicted = self._clean.popitem(last=False)
-                self._cached_children -= len(evicted)
+            self._evict()
         return found
+
+    def _evict(self) -> None:
+        while self._cached_children > self.capacity:
+            _, evicted = self._clean.popitem(last=False)
+            self._cached_children -= len(evicted)
 
     def add(self, parent: Any, child: Any) -> None:
         self._change(parent, child, True)
@@ -173,6 +176,10 @@ class IndexSpace:
             before = len(cached)
             (cached.add if present else cached.discard)(child)
             self._cached_children += len(cached) - before
+            if len(cached) > self.largest_cached:  # it grew past what is cached whole: read it from the store
+                del self._clean[parent]
+                self._cached_children -= len(cached)
+            self._evict()  # a cached set that grows counts against the bound too
         self._pending.setdefault(parent, {})[child] = (present, self._spaces.seq)
         self._dirty.add((parent, child))
 
