@@ -183,9 +183,12 @@ def streaming_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         p50s = " / ".join(f"{run_['p50_ms']}" for run_ in runs)
         kafka = " / ".join(f"{run_['kafka_to_visible_p99_ms']}" for run_ in runs)
         writes = " / ".join(f"{run_['mean_batch_records']} × {run_['mean_write_ms']} ms" for run_ in runs)
+        plain = " / ".join(f"{run_.get('plain_consumer_p99_ms')} ms (×{run_.get('p99_ratio_to_plain')})"
+                           for run_ in runs)
         rows.append((f"commit → visible in ClickHouse at {rate} changes/s, {len(runs)} runs of 40 s",
                      f"p99 {p99s} ms; p50 {p50s} ms ({sum(x['applied'] for x in runs):,} changes); of which "
-                     f"Kafka → visible (the worker's share) p99 {kafka} ms; mean batch × write time: {writes}"))
+                     f"Kafka → visible (the worker's share) p99 {kafka} ms; mean batch × write time: {writes}; "
+                     f"a plain consumer in the same runs: p99 {plain} (worker p99 ÷ plain p99)"))
     rows.append(("verify after rebuild / after load",
                  f"{r['verify_after_rebuild']['differences']} / {r['verify_after_load']['differences']} differences "
                  f"({r['verify_after_load']['cells_checked']:,} cells checked)"))

@@ -22,6 +22,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer
 
 from infra.bench.cdc import simulate, simulation_result, table_topics
+from infra.bench.latency import LatencyProbe, percentile
 from infra.bench.memory import component_pids, component_rss_mb
 from infra.clickhouse.runner import get_client
 from infra.services import start_services
@@ -172,24 +173,36 @@ def histogram_quantile(q: float, before: dict[float, float], after: dict[float, 
 
 
 def latency_run(settings: StackSettings, rate: float, seconds: float, seed: int) -> dict[str, Any]:
-    """Drive `rate` changes/s for `seconds`; the run's commit-to-visible p50/p99 and how the worker batched."""
+    """Drive `rate` changes/s for `seconds`; the run's commit-to-visible p50/p99, how the worker batched, and
+    a plain aiokafka consumer's commit-to-arrival p50/p99 on the same topics in the same run (the floor the
+    worker's latency is compared with)."""
+    return asyncio.run(_latency_run(settings, rate, seconds, seed))
+
+
+async def _latency_run(settings: StackSettings, rate: float, seconds: float, seed: int) -> dict[str, Any]:
+    probe = LatencyProbe(settings.kafka.bootstrap_servers, table_topics(settings))
+    await probe.start()
     before = metrics_text(settings)
     proc = simulate(settings, rate, seconds, seed=seed)
-    time.sleep(seconds / 2)
+    await asyncio.sleep(seconds / 2)
     rss = component_rss_mb(settings)
-    cpu = psutil.cpu_percent(interval=2)
-    result = simulation_result(proc)
-    ends = asyncio.run(end_offsets(settings))
-    drain = wait_caught_up(settings, ends, timeout=600)
+    cpu = await asyncio.to_thread(psutil.cpu_percent, 2)
+    result = await asyncio.to_thread(simulation_result, proc)
+    ends = await end_offsets(settings)
+    drain = await asyncio.to_thread(wait_caught_up, settings, ends, 600)
+    plain = (await probe.stop()).latencies_ms()
     after = metrics_text(settings)
     lag_before, lag_after = histogram_buckets(before, LAG_METRIC), histogram_buckets(after, LAG_METRIC)
     kafka_before, kafka_after = histogram_buckets(before, KAFKA_LAG_METRIC), histogram_buckets(after, KAFKA_LAG_METRIC)
+    p99 = round(histogram_quantile(0.99, lag_before, lag_after) * 1000)
+    plain_p99 = round(percentile(plain, 99), 1)
     return {"target_rate": rate, "achieved_rate": result["rate"], "row_changes": result["row_changes"],
             "applied": round(lag_after.get(float("inf"), 0) - lag_before.get(float("inf"), 0)),
-            "p50_ms": round(histogram_quantile(0.5, lag_before, lag_after) * 1000),
-            "p99_ms": round(histogram_quantile(0.99, lag_before, lag_after) * 1000),
+            "p50_ms": round(histogram_quantile(0.5, lag_before, lag_after) * 1000), "p99_ms": p99,
             **{f"kafka_to_visible_{name}_ms": round(histogram_quantile(q, kafka_before, kafka_after) * 1000)
                for name, q in (("p50", 0.5), ("p99", 0.99))},
+            "plain_consumer_p50_ms": round(percentile(plain, 50), 1), "plain_consumer_p99_ms": plain_p99,
+            "plain_consumer_changes": len(plain), "p99_ratio_to_plain": round(p99 / plain_p99, 1) if plain else None,
             **batching(before, after),
             "seconds_to_drain_after_load": round(drain, 1), "machine_cpu_percent": cpu,
             "worker_rss_mb": rss.get("worker")}
