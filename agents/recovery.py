@@ -34,6 +34,7 @@ from agents.projections import PROJECTORS, project
 from agents.shards import SHARED_TABLES, Shard
 from schemas.outputs import FAMILIES, current_table
 from schemas.registry import TABLES
+from sinks.base import Sink
 from sinks.clickhouse import ClickHouseSink
 
 log = logging.getLogger("luckygas.recovery")
@@ -100,7 +101,7 @@ def corrections(engine: Engine, sink: ClickHouseSink, rebuilt: Output) -> Output
     return out
 
 
-def load_checkpoint(sink: ClickHouseSink, shard: Shard) -> dict[tuple[str, int], int]:
+def load_checkpoint(sink: Sink, shard: Shard) -> dict[tuple[str, int], int]:
     """This shard's next offset per partition (LayoutMismatch if another shard count wrote any)."""
     rows = sink.latest("stream_offsets")
     counts = sorted({r["shards"] for r in rows} - {shard.count})
@@ -111,7 +112,7 @@ def load_checkpoint(sink: ClickHouseSink, shard: Shard) -> dict[tuple[str, int],
     return {(r["topic"], r["partition"]): r["next_offset"] for r in rows if r["shard"] == shard.index}
 
 
-def load_freshness(sink: ClickHouseSink, shard: int) -> dict[str, TableFreshness]:
+def load_freshness(sink: Sink, shard: int) -> dict[str, TableFreshness]:
     def ms(value: datetime | None) -> int | None:
         return None if value is None else int(value.timestamp() * 1000)
 

@@ -28,6 +28,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     # below agents (or agents above sinks) is a larger change than this one.
     ("agents.pipeline", "sinks.base"): "pipeline writes through the Sink interface",
     ("agents.bank_rows", "sinks.base"): "bank rows are sink Rows",
+    ("agents.recovery", "sinks.base"): "recovery reads positions and freshness back through the Sink interface",
     ("agents.bank_landing", "sinks.base"): "bank landing writes through the Sink interface",
     # The worker entry points wire everything together: composition roots, not layer code.
     ("agents.worker", "sinks.clickhouse"): "composition root: builds the ClickHouse sink",

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from agents.engine import Change, Engine, Output
+from agents.recovery import LayoutMismatch, load_checkpoint
 from agents.shards import Shard, shard_of
 from infra.clock import FixedClock
 from schemas.outputs import FAMILIES
+from sinks.memory import MemorySink
 from tests.unit.agents import builders as b
 from tests.unit.agents.test_engine import _random_changes
 
@@ -89,3 +91,19 @@ def test_ownership_is_stable_and_validated() -> None:
     for bad in ((2, 2), (-1, 2), (0, 0), (0, 65)):
         with pytest.raises(ValueError, match="shard"):
             Shard(*bad)
+
+
+def _offsets(shard: int, shards: int, offset: int) -> dict[str, Any]:
+    return {"topic": "luckygas.w200.order_master", "partition": 0, "next_offset": offset, "_version": 1,
+            "_deleted": 0, "_updated_at": b.T0, "shard": shard, "shards": shards}
+
+
+def test_recovery_reads_its_own_shards_checkpoint_and_refuses_another_shard_count() -> None:
+    sink = MemorySink()
+    sink.add("stream_offsets", [_offsets(0, 2, 40), _offsets(1, 2, 55)])
+    sink.flush()
+    assert load_checkpoint(sink, Shard(1, 2)) == {("luckygas.w200.order_master", 0): 55}
+    with pytest.raises(LayoutMismatch, match="2-shard streaming workers; this worker is shard 0 of 3"):
+        load_checkpoint(sink, Shard(0, 3))
+    with pytest.raises(LayoutMismatch, match="make rebuild"):
+        load_checkpoint(sink, Shard())
