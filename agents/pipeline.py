@@ -138,7 +138,7 @@ class Pipeline:
         self.overlap_writes = overlap_writes
         self._queue: asyncio.Queue[Prepared | Ticked] = asyncio.Queue(maxsize=1)
         self._writer: asyncio.Task[None] | None = None
-        self.topic_table = self._topic_table = {topic: spec.name for topic in decoder.topics
+        self.topic_table = {topic: spec.name for topic in decoder.topics
                              if (spec := decoder.table_of(topic)) is not None}
 
     async def process(self, records: Sequence[RawRecord]) -> BatchReport | None:
@@ -203,7 +203,7 @@ class Pipeline:
                 dead.append(DeadLetter(record.topic, record.partition, record.offset, error.reason, record.value))
                 continue
             if envelope is not None:  # None: a Kafka tombstone after a delete, nothing to apply
-                changes.append(Change(self._topic_table[record.topic], envelope))
+                changes.append(Change(self.topic_table[record.topic], envelope))
         self.dead_lettered += len(dead)
         for letter in dead:
             await self.dead_letter(letter)
@@ -321,7 +321,7 @@ class Pipeline:
             return
         # A heartbeat proves the source was captured up to its time; a table whose topic we have consumed
         # to the end is therefore current up to then, even if nothing in it changed.
-        for topic, table in self._topic_table.items():
+        for topic, table in self.topic_table.items():
             partitions = [tp for tp in self.checkpoint if tp[0] == topic] or [(topic, 0)]
             if all(self._consumed_to_end(tp) for tp in partitions):
                 fresh = self.freshness.setdefault(table, TableFreshness())

@@ -40,9 +40,9 @@ def worker_processes(settings: StackSettings) -> list[ManagedProcess]:
 
 def stop_workers(settings: StackSettings) -> None:
     """Stop every streaming worker, of this shard count or any other (before a rebuild that changes it)."""
-    names = ["worker", *(f"worker-{i}" for i in range(64))]
-    for name in names:
-        ManagedProcess(name, [sys.executable, "-m", "agents.worker"], settings.state_dir, stop_timeout=30).stop()
+    for pid_file in sorted((settings.state_dir / "run").glob("worker*.pid")):
+        ManagedProcess(pid_file.stem, [sys.executable, "-m", "agents.worker"], settings.state_dir,
+                       stop_timeout=30).stop()
 
 
 def api_process(settings: StackSettings) -> ManagedProcess:
@@ -111,7 +111,7 @@ def worker_health(settings: StackSettings) -> WorkerHealth:
     /freshness and the stack's health check judge by this."""
     judged = []
     for shard in range(settings.worker.shards):
-        status = load_status(settings.worker_dir(shard) / "status.json")
+        status = load_status(settings.worker_status_of(shard))
         live = status is not None and pid_alive(int(status["pid"]))
         judged.append(judge_worker(status, live, datetime.now(UTC), settings.api.worker_stale_seconds,
                                    settings.worker.stall_seconds))
@@ -184,7 +184,7 @@ def start_worker(settings: StackSettings, timeout: float = 180.0) -> None:
     processes = worker_processes(settings)
     for shard, process in enumerate(processes):
         if not process.running():
-            (settings.worker_dir(shard) / "status.json").unlink(missing_ok=True)
+            settings.worker_status_of(shard).unlink(missing_ok=True)
             process.start()
     wait_until(lambda: worker_healthy(settings) or not all(p.running() for p in processes), timeout,
                "streaming worker", processes[0].log_file)

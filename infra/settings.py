@@ -218,10 +218,13 @@ class StackSettings(BaseSettings):
         index = self.worker.shard if shard is None else shard
         return self.state_dir / "worker" if self.worker.shards == 1 else self.state_dir / "worker" / f"shard-{index}"
 
+    def worker_status_of(self, shard: int | None = None) -> Path:
+        """A worker shard's status file (this process's shard by default)."""
+        return self.worker_dir(shard) / "status.json"
+
     @property
     def worker_status_file(self) -> Path:
-        """This process's shard's status file (`worker_dir(i) / "status.json"` for the others)."""
-        return self.worker_dir() / "status.json"
+        return self.worker_status_of()
 
     @property
     def worker_state_dir(self) -> Path:

@@ -222,7 +222,7 @@ def _code(code: int | None) -> str:
 
 def _forget_status(settings: StackSettings, shard: int) -> Callable[[], None]:
     def forget() -> None:
-        (settings.worker_dir(shard) / "status.json").unlink(missing_ok=True)
+        settings.worker_status_of(shard).unlink(missing_ok=True)
     return forget
 
 
