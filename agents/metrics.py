@@ -7,7 +7,9 @@ directory the API's `GET /metrics` reads (prometheus_client multiprocess mode). 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import gc
+import time
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -44,12 +46,23 @@ class StreamMetrics:
                                            "Kafka append (record timestamp) to visible in ClickHouse, per table "
                                            "record: the worker's share of the commit-to-visible time",
                                            buckets=LAG_SECONDS, registry=r)
+        self.phase_seconds = Histogram("lg_stream_batch_phase_seconds", "Time one batch spent in each step: "
+                                       "lease (fencing check), apply (decode + engine), write_data (the rows), "
+                                       "publish (change feed), commit_state (engine store), write_checkpoint",
+                                       ["phase"], buckets=SECONDS, registry=r)
+        self.tick_seconds = Histogram("lg_stream_tick_seconds", "Time of one wall-clock tick (closing windows, "
+                                      "writing what they emit), which batches wait behind", buckets=SECONDS,
+                                      registry=r)
+        self.gc_pause_seconds = Histogram("lg_stream_gc_pause_seconds", "Python garbage-collection pauses (the "
+                                          "event loop stands still)", buckets=SECONDS, registry=r)
         self.lag_ms = Gauge("lg_stream_table_lag_ms", "Commit-to-visible lag of the newest change, by table",
                             ["table"], registry=r, multiprocess_mode="livemax")
 
     def observe_batch(self, report: BatchReport) -> None:
         self.batch_size.observe(report.records)
         self.write_seconds.observe(report.write_seconds)
+        for phase, seconds in report.phases.items():
+            self.phase_seconds.labels(phase).observe(seconds)
         if report.stale:
             self.stale.inc(report.stale)
         if report.dead_lettered:
@@ -64,3 +77,16 @@ class StreamMetrics:
     def observe_applied(self, counts: dict[str, int]) -> None:
         for table, count in counts.items():
             self.applied.labels(table).inc(count)
+
+
+def watch_gc(metrics: StreamMetrics) -> None:
+    """Time every garbage collection of this process into `gc_pause_seconds` (call once, in the worker)."""
+    started = [0.0]
+
+    def callback(phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            metrics.gc_pause_seconds.observe(time.perf_counter() - started[0])
+
+    gc.callbacks.append(callback)

@@ -83,6 +83,14 @@ class BatchReport:
     lags_ms: dict[str, int] = field(default_factory=dict)
     change_lags_ms: list[int] = field(default_factory=list)
     kafka_lags_ms: list[int] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step (StreamMetrics.phase_seconds)
+
+
+def _lap(report: BatchReport, phase: str, since: float) -> float:
+    """Record the time since `since` as `phase` of the batch; now, for the next lap."""
+    now = time.perf_counter()
+    report.phases[phase] = now - since
+    return now
 
 
 def _ms_to_datetime(ms: int | None) -> datetime | None:
@@ -98,6 +106,7 @@ class Prepared:
     dead: list[DeadLetter]
     heartbeat_ms: int | None
     staged: Staged
+    apply_seconds: float = 0.0
 
 
 @dataclass
@@ -187,6 +196,7 @@ class Pipeline:
                 self._queue.task_done()
 
     async def _prepare(self, records: Sequence[RawRecord]) -> Prepared:
+        started = time.perf_counter()
         changes: list[Change] = []
         dead: list[DeadLetter] = []
         heartbeat_ms: int | None = None
@@ -209,19 +219,22 @@ class Pipeline:
             await self.dead_letter(letter)
             log.warning("dead-lettered %s[%d]@%d: %s", letter.topic, letter.partition, letter.offset, letter.reason)
         output = self.engine.apply(changes)
-        return Prepared(records, output, dead, heartbeat_ms, self.engine.stage())
+        return Prepared(records, output, dead, heartbeat_ms, self.engine.stage(), time.perf_counter() - started)
 
     async def _write(self, batch: Prepared) -> BatchReport:
         output = batch.output
         report = BatchReport(records=len(batch.records), applied=output.applied, stale=output.stale,
-                             dead_lettered=len(batch.dead))
+                             dead_lettered=len(batch.dead), phases={"apply": batch.apply_seconds})
         self._add_output(output)
         self._add_dead_letters(batch.dead)
-        started = time.perf_counter()
+        started = step = time.perf_counter()
         report.rows_written = await self._flush()
+        # Visible to every ClickHouse reader from here on: that is the moment the latency metrics measure.
+        visible_ms = int(time.time() * 1000)
+        step = _lap(report, "write_data", step)
         # Announced once durable and before the checkpoint: a crash in between replays (and re-announces) it.
         await self._publish(output, batch.records)
-        visible_ms = int(time.time() * 1000)
+        step = _lap(report, "publish", step)
         report.lags_ms = self._note_applied(output, visible_ms)
         report.change_lags_ms = [visible_ms - commit for commit in output.commit_ms]
         report.kafka_lags_ms = [visible_ms - r.timestamp_ms for r in batch.records
@@ -230,8 +243,10 @@ class Pipeline:
         # The engine's state after this batch, with the positions it reached, once its output is durable. On
         # the event loop, like `apply`: the commit unpins entries the next batch may be changing.
         self.engine.commit(batch.staged, dict(self.checkpoint))
+        step = _lap(report, "commit_state", step)
         self._add_freshness_and_checkpoint(batch.records, output, batch.heartbeat_ms is not None)
         report.rows_written += await self._flush()
+        _lap(report, "write_checkpoint", step)
         self.written_at = time.time()
         report.write_seconds = time.perf_counter() - started
         self.metrics.observe_batch(report)

@@ -51,6 +51,7 @@ from mode.types.signals import BaseSignalT
 from agents.barrier import BarrierDesk, BarrierKeeper
 from agents.engine import Engine
 from agents.lease import WorkerLease, version_floor
+from agents.metrics import watch_gc
 from agents.pipeline import DeadLetter, Pipeline
 from agents.progress import Progress
 from agents.recovery import recover
@@ -135,7 +136,9 @@ class Worker:
                        for r in fetched]
             try:
                 if self.lease is not None:
+                    checked = time.perf_counter()
                     await asyncio.to_thread(self.lease.check)  # LeaseLost: stop before writing anything
+                    self.pipeline.metrics.phase_seconds.labels("lease").observe(time.perf_counter() - checked)
                 async with self.lock:
                     if self.barrier is not None:
                         records = self.barrier.admit(records)  # held back while a verify compares
@@ -161,7 +164,8 @@ class Worker:
         if time.monotonic() - self._ticked_at < TICK_SECONDS * 0.9:  # 0.9: timer jitter
             return
         self._ticked_at = time.monotonic()
-        await self.pipeline.tick()
+        with self.pipeline.metrics.tick_seconds.time():
+            await self.pipeline.tick()
         if self.barrier is not None:
             assigned = self._assignment()
             await self.barrier.step(self.pipeline, lambda: {(tp.topic, tp.partition): self._highwater(
@@ -331,6 +335,7 @@ def main() -> int:
         worker.record_fatal(error, "the streaming worker cannot start")
         return EXIT_FAILED
     log.info("recovery: %s", worker.recovery)
+    watch_gc(worker.pipeline.metrics)
     gc.freeze()  # the state just loaded lives as long as the process
     faust_worker = faust.Worker(worker.app, loglevel="INFO", quiet=True)
     try:

@@ -35,6 +35,10 @@ LAG_METRIC = "lg_stream_commit_to_visible_seconds"
 KAFKA_LAG_METRIC = "lg_stream_kafka_to_visible_seconds"
 BATCH_METRIC = "lg_stream_batch_records"
 WRITE_METRIC = "lg_stream_write_seconds"
+PHASE_METRIC = "lg_stream_batch_phase_seconds"
+PHASES = ("lease", "apply", "write_data", "publish", "commit_state", "write_checkpoint")
+TICK_METRIC = "lg_stream_tick_seconds"
+GC_METRIC = "lg_stream_gc_pause_seconds"
 
 
 async def end_offsets(settings: StackSettings) -> dict[tuple[str, int], int]:
@@ -139,11 +143,16 @@ def metrics_text(settings: StackSettings) -> str:
     return generate_latest(registry).decode()
 
 
-def histogram_buckets(text: str, metric: str) -> dict[float, float]:
-    """Cumulative bucket counts of one histogram in a /metrics text."""
+def histogram_buckets(text: str, metric: str, label: str = "") -> dict[float, float]:
+    """Cumulative bucket counts of one histogram in a /metrics text; with `label` (e.g. 'phase="apply"'),
+    of that labelled series only."""
     buckets: dict[float, float] = {}
-    for match in re.finditer(rf'^{metric}_bucket{{le="([^"]+)"}} (\S+)$', text, re.M):
-        buckets[float(match.group(1))] = buckets.get(float(match.group(1)), 0.0) + float(match.group(2))
+    for match in re.finditer(rf'^{metric}_bucket{{([^}}]*)}} (\S+)$', text, re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+        if label and f'{label.split("=")[0]}="{labels.get(label.split("=")[0], "")}"' != label:
+            continue
+        bound = float(labels["le"])
+        buckets[bound] = buckets.get(bound, 0.0) + float(match.group(2))
     return buckets
 
 
@@ -217,7 +226,27 @@ def batching(before: str, after: str) -> dict[str, Any]:
                                    histogram_buckets(after, WRITE_METRIC))
     return {"batches": round(batches), "mean_batch_records": round(size_sum / batches, 1) if batches else None,
             "mean_write_ms": round(write_sum / batches * 1000, 1) if batches else None,
-            "write_p99_ms": round(write_p99 * 1000) if batches else None}
+            "write_p99_ms": round(write_p99 * 1000) if batches else None, "phases_ms": phases(before, after)}
+
+
+def phases(before: str, after: str) -> dict[str, dict[str, float]]:
+    """Per step of a batch (agents/metrics.py: phase_seconds), ticks and GC pauses between two snapshots: the
+    mean, p99 and count, to see where the latency goes."""
+    series = [(p, PHASE_METRIC, f'phase="{p}"') for p in PHASES] + [("tick", TICK_METRIC, ""), ("gc", GC_METRIC, "")]
+    out: dict[str, dict[str, float]] = {}
+    for name, metric, label in series:
+        b, a = histogram_buckets(before, metric, label), histogram_buckets(after, metric, label)
+        count = a.get(float("inf"), 0.0) - b.get(float("inf"), 0.0)
+        total = _labelled_sum(after, metric, label) - _labelled_sum(before, metric, label)
+        if count:
+            out[name] = {"count": round(count), "mean_ms": round(total / count * 1000, 1),
+                         "p99_ms": round(histogram_quantile(0.99, b, a) * 1000, 1)}
+    return out
+
+
+def _labelled_sum(text: str, metric: str, label: str) -> float:
+    pattern = rf'^{metric}_sum{{{label}}} (\S+)$' if label else rf"^{metric}_sum (\S+)$"
+    return sum(float(m.group(1)) for m in re.finditer(pattern, text, re.M))
 
 
 def wait_for_merges(settings: StackSettings, timeout: float = 180.0) -> float:
