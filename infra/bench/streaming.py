@@ -143,24 +143,31 @@ def metrics_text(settings: StackSettings) -> str:
     return generate_latest(registry).decode()
 
 
+def _series(text: str, name: str, label: str) -> list[tuple[dict[str, str], float]]:
+    """The samples of one series name in a /metrics text, with their labels; with `label` (e.g.
+    'phase="apply"'), only the samples carrying it."""
+    key, _, value = label.partition("=")
+    samples = []
+    for match in re.finditer(rf"^{name}(?:{{([^}}]*)}})? (\S+)$", text, re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+        if not label or labels.get(key) == value.strip('"'):
+            samples.append((labels, float(match.group(2))))
+    return samples
+
+
 def histogram_buckets(text: str, metric: str, label: str = "") -> dict[float, float]:
-    """Cumulative bucket counts of one histogram in a /metrics text; with `label` (e.g. 'phase="apply"'),
-    of that labelled series only."""
+    """Cumulative bucket counts of one histogram in a /metrics text (of the series carrying `label`, if given)."""
     buckets: dict[float, float] = {}
-    for match in re.finditer(rf'^{metric}_bucket{{([^}}]*)}} (\S+)$', text, re.M):
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
-        if label and f'{label.split("=")[0]}="{labels.get(label.split("=")[0], "")}"' != label:
-            continue
+    for labels, count in _series(text, f"{metric}_bucket", label):
         bound = float(labels["le"])
-        buckets[bound] = buckets.get(bound, 0.0) + float(match.group(2))
+        buckets[bound] = buckets.get(bound, 0.0) + count
     return buckets
 
 
-def histogram_sum_count(text: str, metric: str) -> tuple[float, float]:
-    """(sum, count) of one histogram in a /metrics text."""
-    found = {kind: float(m.group(1)) for kind in ("sum", "count")
-             if (m := re.search(rf"^{metric}_{kind} (\S+)$", text, re.M))}
-    return found.get("sum", 0.0), found.get("count", 0.0)
+def histogram_sum_count(text: str, metric: str, label: str = "") -> tuple[float, float]:
+    """(sum, count) of one histogram in a /metrics text (of the series carrying `label`, if given)."""
+    sum_, count = (sum(v for _, v in _series(text, f"{metric}_{kind}", label)) for kind in ("sum", "count"))
+    return sum_, count
 
 
 def histogram_quantile(q: float, before: dict[float, float], after: dict[float, float]) -> float:
@@ -237,16 +244,11 @@ def phases(before: str, after: str) -> dict[str, dict[str, float]]:
     for name, metric, label in series:
         b, a = histogram_buckets(before, metric, label), histogram_buckets(after, metric, label)
         count = a.get(float("inf"), 0.0) - b.get(float("inf"), 0.0)
-        total = _labelled_sum(after, metric, label) - _labelled_sum(before, metric, label)
+        total = histogram_sum_count(after, metric, label)[0] - histogram_sum_count(before, metric, label)[0]
         if count:
             out[name] = {"count": round(count), "mean_ms": round(total / count * 1000, 1),
                          "p99_ms": round(histogram_quantile(0.99, b, a) * 1000, 1)}
     return out
-
-
-def _labelled_sum(text: str, metric: str, label: str) -> float:
-    pattern = rf'^{metric}_sum{{{label}}} (\S+)$' if label else rf"^{metric}_sum (\S+)$"
-    return sum(float(m.group(1)) for m in re.finditer(pattern, text, re.M))
 
 
 def wait_for_merges(settings: StackSettings, timeout: float = 180.0) -> float:
