@@ -6,7 +6,7 @@ filled in from today's business day in Asia/Taipei) or raises `ParameterError(na
 role that may not see closed and blacklisted customers. Unknown parameters are refused (a typo must not
 silently give the default). `date_from`/`date_to` must be in order and within `report.max_range_days`.
 A `branch` parameter left out by a caller of one branch is that branch.
-`RESERVED` names (format) belong to the route, not the report.
+`RESERVED` names (format, and the JSON paging of api/reports/paging.py) belong to the route, not the report.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from api.access.principal import Principal
 from api.reports.definition import Param, Report
 from api.reports.query import INCLUDE_INACTIVE
 
-RESERVED = frozenset({"format"})
+RESERVED = frozenset({"format", "limit", "offset"})  # the route's: format, paging
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _BRANCH = re.compile(r"^[A-Z]{3}$")
 _TEXT_MAX = 200

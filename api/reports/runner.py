@@ -71,9 +71,9 @@ def stream_rows(client: Client, prepared: Prepared) -> Iterator[tuple[Any, ...]]
             yield prepared.convert(row)
 
 
-def all_rows(client: Client, prepared: Prepared, limit: int | None = None) -> list[tuple[Any, ...]]:
-    """The whole result (at most `limit` rows) in memory: small results, caching, verify."""
-    sql = prepared.sql if limit is None else f"SELECT * FROM ({prepared.sql}) LIMIT {int(limit)}"
+def all_rows(client: Client, prepared: Prepared, limit: int | None = None, offset: int = 0) -> list[tuple[Any, ...]]:
+    """The whole result (at most `limit` rows, after the first `offset`) in memory: pages, caching, verify."""
+    sql = prepared.sql if limit is None else f"SELECT * FROM ({prepared.sql}) LIMIT {int(limit)} OFFSET {int(offset)}"
     result = client.query(sql, parameters=prepared.parameters, settings=QUERY_SETTINGS)
     return [prepared.convert(row) for row in result.result_rows]
 

@@ -7,7 +7,8 @@ branch filter, rows when known, bytes and hash when held).
 
 Format: `format=` (json, csv, xlsx, parquet, pdf) or the Accept header; one the report does not offer is 406.
 Parameters: unknown or bad ones are 422 naming the parameter; a branch outside the caller's or
-`include_inactive` for a role that may not see closed customers is 403. Results up to `MATERIALISE_ROWS` rows
+`include_inactive` for a role that may not see closed customers is 403. JSON answers are pages (`limit`,
+`offset`: api/reports/paging.py); the other formats export the whole result. Results up to `MATERIALISE_ROWS` rows
 are built whole and cached (per report, parameters, format, the caller's scope and the data version) with an
 ETag and Last-Modified (`If-None-Match` → 304); larger ones stream with constant memory. XLSX and PDF are
 bounded (`BOUNDED`): above that a 413 says to request a report run. A query over `QUERY_SECONDS` is a 504.
@@ -16,6 +17,7 @@ bounded (`BOUNDED`): above that a 413 says to request a report run. A query over
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -44,6 +46,7 @@ from api.reports.definition import Report
 from api.reports.describe import describe, drill_links, parameter_schema, sensitive
 from api.reports.formats import BOUNDED, EXTENSIONS, MEDIA_TYPES, RenderContext, format_for_media_type, renderer
 from api.reports.freshness import DataState, FreshnessSnapshot
+from api.reports.paging import Page, openapi_parameters, parse_page
 from api.reports.parameters import ParameterError, ParameterForbidden, parse
 from api.reports.runner import Prepared, all_rows, count_rows, prepare, stream_rows
 from infra.clock import Clock, business_day
@@ -114,7 +117,7 @@ def _openapi_parameters(report: Report) -> list[dict[str, Any]]:
     params.append({"name": "format", "in": "query", "required": False,
                    "schema": {"type": "string", "enum": list(report.formats)},
                    "description": "the output format (or use the Accept header)"})
-    return params
+    return params + openapi_parameters()
 
 
 def reports_router() -> APIRouter:
@@ -158,17 +161,18 @@ async def run_report(request: Request, report: Report, principal: Principal, pol
     now = clock.now()
     try:
         values = parse(report, dict(request.query_params), business_day(now), principal, policy)
+        page = parse_page(request.query_params, fmt)
     except ParameterError as error:
         return _invalid(error)
     except ParameterForbidden as error:
         await refuse(request, 403, str(error), principal)
     prepared = prepare(report, values, RowScope(principal, policy, request), business_day(now))
     audit_parameters(request, report=report.id, format=fmt, tables=list(prepared.tables))
-    return await _respond(request, pool, prepared, fmt, now, principal.branches)
+    return await _respond(request, pool, prepared, fmt, page, now, principal.branches)
 
 
-async def _respond(request: Request, pool: ClickHousePool, prepared: Prepared, fmt: str, now: datetime,
-                   branches: frozenset[str] | None) -> Response:
+async def _respond(request: Request, pool: ClickHousePool, prepared: Prepared, fmt: str, page: Page | None,
+                   now: datetime, branches: frozenset[str] | None) -> Response:
     snapshot = freshness_snapshot(request)
     try:
         # No ClickHouse client is held for a 304 or a cached answer: only the (shared, 1 s) freshness read.
@@ -176,7 +180,7 @@ async def _respond(request: Request, pool: ClickHousePool, prepared: Prepared, f
     except ClickHouseUnavailable:
         return JSONResponse({"detail": CLICKHOUSE_UNREACHABLE}, status_code=503)
     scope = RowScope(request.state.principal, request.app.state.policy)
-    key = cache_key(prepared.report.id, prepared.values, fmt, scope, state.version)
+    key = cache_key(prepared.report.id, {**prepared.values, "_page": page}, fmt, scope, state.version)
     headers = _validators(key, state)
     if state.cacheable and request.headers.get("if-none-match") == headers["ETag"]:
         audit_rows(request, 0)
@@ -201,7 +205,13 @@ async def _respond(request: Request, pool: ClickHousePool, prepared: Prepared, f
                 return JSONResponse({"detail": f"{size:,} rows are more than {fmt} holds here ({BOUNDED[fmt]:,}); "
                                                "ask for csv or parquet, or request it as a report run"},
                                     status_code=413)
-        rows = await run_in_threadpool(all_rows, client, prepared, MATERIALISE_ROWS + 1)
+        if page is not None:
+            rows = await run_in_threadpool(all_rows, client, prepared, page.limit + 1, page.offset)
+            more = len(rows) > page.limit
+            rows = rows[:page.limit]
+            ctx = replace(ctx, page=page.described(prepared.report.id, request.query_params, len(rows), more))
+        else:
+            rows = await run_in_threadpool(all_rows, client, prepared, MATERIALISE_ROWS + 1)
         if len(rows) <= MATERIALISE_ROWS:
             body = await run_in_threadpool(lambda: b"".join(renderer(fmt)(ctx, iter(rows))))
             audit_rows(request, len(rows))

@@ -63,7 +63,12 @@ def compare_cells(what: str, truth: Cells, stream: Cells) -> list[Difference]:
             if truth.get(key) != stream.get(key)]
 
 
+SHOW_KEYS = 5  # keys named per side when a table's row counts differ
+
+
 def row_counts(conn: psycopg.Connection[Any], sink: ClickHouseSink) -> list[Difference]:
+    """Per source table, a live-row count that differs; its key names up to `SHOW_KEYS` primary keys found on
+    one side only (`only_truth`, `only_stream`), so a difference says which rows to look at."""
     diffs = []
     for table in TABLES:
         row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
@@ -71,8 +76,17 @@ def row_counts(conn: psycopg.Connection[Any], sink: ClickHouseSink) -> list[Diff
         stream = sink.query_rows(f"SELECT count() AS n FROM `{sink.database}`.`{current_table(table)}` FINAL "
                                  "WHERE _deleted = 0")[0]["n"]
         if truth != stream:
-            diffs.append(Difference(f"rows:{table}", (), [truth], [int(stream)]))
+            diffs.append(Difference(f"rows:{table}", _keys_on_one_side(conn, sink, table), [truth], [int(stream)]))
     return diffs
+
+
+def _keys_on_one_side(conn: psycopg.Connection[Any], sink: ClickHouseSink, table: str) -> tuple[Any, ...]:
+    key = TABLES[table].primary_key[0]
+    truth = {r[0] for r in conn.execute(f"SELECT {key} FROM {table}")}
+    stream = {r[key] for r in sink.query_rows(f"SELECT `{key}` FROM `{sink.database}`.`{current_table(table)}` "
+                                               "FINAL WHERE _deleted = 0")}
+    return (("only_truth", sorted(truth - stream, key=repr)[:SHOW_KEYS]),
+            ("only_stream", sorted(stream - truth, key=repr)[:SHOW_KEYS]))
 
 
 def differences(settings: StackSettings, conn: psycopg.Connection[Any] | None = None

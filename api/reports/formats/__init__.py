@@ -30,6 +30,7 @@ class RenderContext:
     as_of: datetime | None
     branches: tuple[str, ...] | None
     links: Callable[[tuple[Any, ...]], dict[str, str]] | None = field(default=None, repr=False)
+    page: Mapping[str, Any] | None = None  # a JSON page's place (api/reports/paging.py)
 
 
 Renderer = Callable[[RenderContext, Rows], Iterator[bytes]]

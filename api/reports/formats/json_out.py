@@ -1,4 +1,6 @@
-"""JSON: `{"report": …, "parameters": …, "as_of": …, "columns": […], "rows": [{…}, …], "row_count": N}`, streamed.
+"""JSON: `{"report": …, "parameters": …, "as_of": …, "columns": […], "page": {…}, "rows": [{…}, …], "row_count": N}`.
+
+Streamed; `page` (where the rows are in the whole result, and the next page's link) when the route paged it.
 
 Money and decimals are strings ("1234.50": exact), dates ISO 8601, datetimes with their +08:00 offset. A report
 with drill-through adds `"_drill": {"<report id>": "/reports/<id>?…"}` to each row.
@@ -27,6 +29,7 @@ def header(ctx: RenderContext) -> dict[str, Any]:
         "branches": None if ctx.branches is None else list(ctx.branches),
         "columns": [{"name": c.name, "kind": c.kind, "label_zh": c.label_zh, "label_en": c.label_en,
                      "unit": c.unit} for c in report.columns],
+        **({} if ctx.page is None else {"page": dict(ctx.page)}),
     }
 
 

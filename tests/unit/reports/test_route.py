@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -31,7 +32,11 @@ class Data:
         if sql.startswith("SELECT count()"):
             return [(len(DAILY),)]
         if "FROM (SELECT * FROM `sales`" in sql:
-            return DAILY
+            paged = re.search(r"LIMIT (\d+) OFFSET (\d+)$", sql)
+            if paged is None:
+                return DAILY
+            limit, offset = int(paged[1]), int(paged[2])
+            return DAILY[offset:offset + limit]
         return []
 
 
@@ -141,3 +146,33 @@ def test_cache_serves_until_the_data_changes_and_never_across_branches(
     changed = client.get("/reports/daily_sales", headers={**tpe_manager, "If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
     assert len(sql_of(h, "FROM (SELECT * FROM `sales`")) == runs + 2
+
+
+def test_json_answers_are_pages_with_a_link_to_the_next(harness: tuple[AccessHarness, TestClient]) -> None:
+    h, client = harness
+    office = h.bearer("emp:1")
+    first = client.get("/reports/daily_sales?date_from=2026-01-01&limit=1", headers=office).json()
+    assert first["row_count"] == 1 and first["rows"][0]["day"] == "2026-01-14"
+    assert first["page"] == {"offset": 0, "limit": 1, "rows": 1, "more": True,
+                             "next": "/reports/daily_sales?date_from=2026-01-01&limit=1&offset=1"}
+    second = client.get(first["page"]["next"], headers=office).json()
+    assert second["rows"][0]["day"] == "2026-01-15" and second["page"]["more"] is False
+    assert second["page"]["next"] is None
+    default = client.get("/reports/daily_sales", headers=office).json()
+    assert default["page"]["limit"] == 1_000 and default["row_count"] == 2 and default["page"]["more"] is False
+    (sql, _), *_ = sql_of(h, "LIMIT 2 OFFSET 1")
+    assert sql.startswith("SELECT * FROM (")  # the whole ordered result is sliced, not re-ordered
+
+
+@pytest.mark.parametrize(("query", "name", "says"), [
+    ("limit=0", "limit", "from 1 to 10,000"), ("limit=10001", "limit", "from 1 to 10,000"),
+    ("limit=ten", "limit", "not a whole number"), ("offset=-1", "offset", "from 0"),
+    ("format=csv&limit=5", "limit", "only JSON answers are paged"),
+])
+def test_bad_paging_is_a_422_naming_it(harness: tuple[AccessHarness, TestClient], query: str, name: str,
+                                       says: str) -> None:
+    h, client = harness
+    response = client.get(f"/reports/daily_sales?{query}", headers=h.bearer("emp:1"))
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["query", name] and says in detail["msg"]
