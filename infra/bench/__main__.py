@@ -219,6 +219,8 @@ def main() -> int:
     parser.add_argument("--access-days", type=int, default=7)
     parser.add_argument("--reports-days", type=int, default=365)
     parser.add_argument("--keep", action="store_true", help="leave the benchmark stack running")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reports: measure again on the stack a --keep run left running")
     parser.add_argument("--report-only", action="store_true", help="re-render the README tables from the last JSON")
     args = parser.parse_args()
     for name, (title, table_rows) in BENCHES.items():
@@ -232,7 +234,7 @@ def main() -> int:
         elif name == "streaming":
             results = run_streaming(args.streaming_days, args.keep)
         elif name == "reports":
-            results = reports.run(args.reports_days, args.keep, run_header())
+            results = reports.run(args.reports_days, args.keep, run_header(), out if args.reuse else None)
         else:
             results = run_access(args.access_days, args.keep)
         write_json(results, out)

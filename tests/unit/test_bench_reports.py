@@ -161,7 +161,7 @@ def test_readme_rows_name_the_misses_the_export_and_the_concurrency() -> None:
                "concurrency": {"report": "daily_sales", "cached": _concurrent(900.0), "uncached": _concurrent(80.0)}}
     rows = dict(reports_rows(results))
     assert rows["JSON, uncached, a month: p95 under 100 ms"].startswith("1 of 2 meet it")
-    assert rows["… missing it, a month (p95 ms, rows returned; slowest first)"] == "`customer_profile` 150 (10 rows)"
+    assert rows["… missing it, a month (p95 ms, rows in the first JSON page; slowest first)"] == "`customer_profile` 150 (10 rows)"
     assert not any("missing it, a year" in k for k in rows)
     assert "`period_invoices:year`" in rows["not asked (longer than the report allows: a 422)"]
     export = next(v for k, v in rows.items() if k.startswith("largest export: `stock_movements`"))
