@@ -9,6 +9,8 @@ The protocol, through `analytics.verify_barrier` in PostgreSQL (the verify's sid
    position `L` it reads with it, and writes `L` into the row (a captured change: the replication slot is
    moved past `L` even when the business is idle); the worker applies what it held up to `L` and from then
    on holds only the changes above `L`, and everything after one on the same partition (`Hold.admit`);
+   a worker that starts while a request is pending takes it up before its first batch (`take_up`), so a
+   successor of a shard's worker (after a crash or a lost lease) never applies past its predecessor's hold;
 3. it has REACHED `L` when the slot's confirmed position is at or past `L` (Debezium has delivered every
    change below it to Kafka: it confirms only what Connect committed) and, read after that, every table
    partition is consumed to its end or holds a change above `L`; it then writes `reached_at`;
@@ -174,7 +176,7 @@ class BarrierKeeper:
     async def step(self, pipeline: Pipeline, ends: Callable[[], dict[tuple[str, int], int | None]]) -> None:
         hold = self.hold
         if hold is None:
-            await self._take_up()
+            await self.take_up()
         elif hold.reached or time.monotonic() - self._since > self.hold_seconds:
             await self._maybe_release(pipeline, hold)
         elif hold.barrier.lsn is None:
@@ -186,7 +188,12 @@ class BarrierKeeper:
         else:
             await self._check_reached(pipeline, hold, ends)
 
-    async def _take_up(self) -> None:
+    async def take_up(self) -> None:
+        """Hold for the oldest pending request, if any. A worker calls it once before its first batch: a
+        worker that starts (or takes a shard over) while a verify compares must not apply a change above
+        the snapshot its predecessor was held at, not even in the one batch before its first `step`."""
+        if self.hold is not None:
+            return
         pending = await asyncio.to_thread(self.desk.pending)
         if pending is None:
             return

@@ -306,6 +306,8 @@ class Worker:
                          "corrections": report.corrections, "seconds": round(report.seconds, 2)}
         # From here on (Faust's producer runs): what recovery itself rewrote is current in ClickHouse already.
         self.pipeline.publish = self._publish_changes
+        if self.barrier is not None:
+            await self.barrier.take_up()  # before the first batch (BarrierKeeper.take_up)
 
 
 def consumer_group(shard: Shard) -> str:

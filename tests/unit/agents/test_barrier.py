@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 
-from agents.barrier import Barrier, Hold, lsn_number, record_lsn
+from agents.barrier import Barrier, BarrierKeeper, Hold, lsn_number, record_lsn
 from streams.replay import RawRecord
 
 TOPIC, OTHER, BEAT = "lg.w200.order_master", "lg.w500.invoice_header", "__debezium-heartbeat.lg"
@@ -61,3 +63,38 @@ def test_until_the_snapshot_is_taken_everything_waits_then_what_is_below_it_goes
     assert [(r.topic, r.offset) for r in now] == [(TOPIC, 0), (OTHER, 0)]
     assert [(r.topic, r.offset) for r in h.held] == [(TOPIC, 1)]
     assert h.partitions == {(TOPIC, 0)}
+
+
+class FakeDesk:
+    """The request table as a worker that starts while a verify compares finds it."""
+
+    def __init__(self, pending: Barrier | None) -> None:
+        self.waiting, self.paused = pending, list[int]()
+
+    def pending(self) -> Barrier | None:
+        return self.waiting
+
+    def mark_paused(self, barrier_id: int) -> None:
+        self.paused.append(barrier_id)
+
+
+def test_a_worker_starting_during_a_verify_holds_from_its_first_batch() -> None:
+    settled = FakeDesk(Barrier(7, 500, 3.0))  # its predecessor paused, the snapshot is taken
+    keeper = BarrierKeeper(settled, frozenset({TOPIC, OTHER}))  # type: ignore[arg-type]
+    asyncio.run(keeper.take_up())
+    first = keeper.admit([record(TOPIC, 0, 400), record(TOPIC, 1, 600), record(OTHER, 0, 450)])
+    assert [(r.topic, r.offset) for r in first] == [(TOPIC, 0), (OTHER, 0)]
+    assert settled.paused == []  # the pause was its predecessor's; what is below the snapshot still goes
+
+    unsettled = FakeDesk(Barrier(8, None, 0.5))
+    keeper = BarrierKeeper(unsettled, frozenset({TOPIC, OTHER}))  # type: ignore[arg-type]
+    asyncio.run(keeper.take_up())
+    assert keeper.admit([record(TOPIC, 0, 400)]) == [] and unsettled.paused == [8]
+    asyncio.run(keeper.take_up())  # already holding: nothing changes
+    assert keeper.hold is not None and keeper.hold.barrier.barrier_id == 8
+
+
+def test_no_request_no_hold() -> None:
+    keeper = BarrierKeeper(FakeDesk(None), frozenset({TOPIC}))  # type: ignore[arg-type]
+    asyncio.run(keeper.take_up())
+    assert keeper.hold is None and keeper.admit([record(TOPIC, 0, 900)]) == [record(TOPIC, 0, 900)]
