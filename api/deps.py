@@ -49,6 +49,10 @@ class ClickHousePool:
         self._closed = False
         self._cond = threading.Condition()
 
+    @property
+    def size(self) -> int:
+        return self._size
+
     def acquire(self) -> Client:
         """An idle client, or a new one while fewer than `size` exist; ClickHouseUnavailable otherwise."""
         with self._cond:

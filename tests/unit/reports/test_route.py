@@ -176,3 +176,22 @@ def test_bad_paging_is_a_422_naming_it(harness: tuple[AccessHarness, TestClient]
     assert response.status_code == 422, response.text
     detail = response.json()["detail"][0]
     assert detail["loc"] == ["query", name] and says in detail["msg"]
+
+
+def test_an_uncached_report_queues_for_its_turn_and_is_told_to_retry_when_it_never_comes(
+        harness: tuple[AccessHarness, TestClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from api.routes import reports as route
+
+    h, client = harness
+    office = h.bearer("emp:1")
+    assert client.get("/reports/daily_sales?date_from=2026-01-02", headers=office).status_code == 200
+    gate = client.app.state.report_query_gate  # type: ignore[attr-defined]
+    assert isinstance(gate, asyncio.Semaphore) and not gate.locked()  # the turn was given back
+    monkeypatch.setattr(route, "QUEUE_SECONDS", 0.2)
+    client.app.state.report_query_gate = asyncio.Semaphore(0)  # type: ignore[attr-defined]  # every turn taken
+    busy = client.get("/reports/daily_sales?date_from=2026-01-03", headers=office)
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "5" and "retry" in busy.json()["detail"]
+    cached = client.get("/reports/daily_sales?date_from=2026-01-02", headers=office)
+    assert cached.status_code == 200  # a cached answer needs no turn
