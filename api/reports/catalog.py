@@ -2,7 +2,7 @@
 
 Contract: `catalog()` is every `Report` of the library modules listed in `LIBRARY`, by id (built once, on
 first use: no work at import). `check(reports, policy)` lists what is wrong with the definitions (a duplicate
-id, an unknown family, a drill to an unknown report or parameter, a column declared twice); the app refuses
+id, an unknown family or borrowed family, a drill to an unknown report or parameter, a column declared twice); the app refuses
 to start with any, and a unit test keeps the list empty. Adding a report is adding one definition to a module.
 """
 
@@ -46,6 +46,9 @@ def _report_problems(report: Report, by_id: Mapping[str, Report], policy: Access
     problems = []
     if report.family not in policy.families:
         problems.append(f"{report.id}: family {report.family!r} is not in roles.yaml")
+    unknown = [f for f in report.borrows if f not in policy.families]
+    if unknown:
+        problems.append(f"{report.id}: borrows {unknown}, not families of roles.yaml")
     names = [c.name for c in report.columns]
     if len(set(names)) != len(names):
         problems.append(f"{report.id}: a column is declared twice")

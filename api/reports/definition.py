@@ -94,7 +94,8 @@ class Report:
     """One report of the catalog. `source` says how its figures are made: read from a streamed aggregate
     ("aggregate", retraction-exact, covered by `make verify`) or computed at query time from the current-state
     views ("query_time"); `how` says which, in a sentence. `max_range_days` limits a `date_from`/`date_to`
-    pair. `sensitive` None: as the family says (roles.yaml `sensitive_families`)."""
+    pair. `sensitive` None: as the family says (roles.yaml `sensitive_families`). A caller must read the
+    family of every table the query reads but those in `borrows` (api/reports/rights.py)."""
 
     id: str
     group: Group
@@ -113,6 +114,7 @@ class Report:
     chart: Chart | None = None
     drill: tuple[Drill, ...] = ()
     key: tuple[str, ...] = ()
+    borrows: tuple[str, ...] = ()  # families read only to place or label its rows (api/reports/rights.py)
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -31,7 +31,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from api.access.audit_middleware import audit_parameters, audit_rows
 from api.access.policy import AccessPolicy
-from api.access.principal import CurrentPrincipal, Principal, may_read, refuse, require_recent_mfa
+from api.access.principal import CurrentPrincipal, Principal, refuse, require_recent_mfa
 from api.access.rows import RowScope
 from api.deps import (
     CLICKHOUSE_UNREACHABLE,
@@ -49,6 +49,7 @@ from api.reports.formats import BOUNDED, EXTENSIONS, MEDIA_TYPES, RenderContext,
 from api.reports.freshness import DataState, FreshnessSnapshot
 from api.reports.paging import Page, openapi_parameters, parse_page
 from api.reports.parameters import ParameterError, ParameterForbidden, parse
+from api.reports.rights import families_needed, may_run, missing_families
 from api.reports.runner import Prepared, all_rows, count_rows, prepare, stream_rows
 from infra.clock import Clock, business_day
 
@@ -98,13 +99,14 @@ def freshness_snapshot(request: Request) -> FreshnessSnapshot:
 
 @router.get("", tags=["reports"], summary="The reports the caller may run, with their parameters and columns")
 async def list_reports(principal: CurrentPrincipal, policy: PolicyDep) -> dict[str, Any]:
-    entries = [describe(report, policy, _runs(policy, report.family))
-               for report in catalog().values() if may_read(policy, principal, report.family)]
+    entries = [describe(report, policy, _runs(policy, report))
+               for report in catalog().values() if may_run(policy, principal, report)]
     return {"reports": entries, "count": len(entries)}
 
 
-def _runs(policy: AccessPolicy, family: str) -> Callable[[str], bool]:
-    return lambda role: family in policy.role(role).families
+def _runs(policy: AccessPolicy, report: Report) -> Callable[[str], bool]:
+    needed = families_needed(report, policy)
+    return lambda role: needed <= set(policy.role(role).families)
 
 
 def _not_found(report_id: str) -> JSONResponse:
@@ -177,8 +179,10 @@ def _endpoint(report_id: str) -> Callable[..., Awaitable[Response]]:
 async def run_report(request: Request, report: Report, principal: Principal, policy: AccessPolicy, clock: Clock,
                      pool: ClickHousePool) -> Response:
     """Run `report` for the caller (see the module docstring)."""
-    if not may_read(policy, principal, report.family):
-        await refuse(request, 403, f"the role {principal.role} may not run {report.id} ({report.family})", principal)
+    if not may_run(policy, principal, report):
+        needed = ", ".join(sorted(families_needed(report, policy)))
+        await refuse(request, 403, f"the role {principal.role} may not run {report.id} (it reads {needed})",
+                     principal)
     if sensitive(report, policy):
         await require_recent_mfa()(request, principal, policy, clock)
     fmt = _format(report, request.query_params.get("format"), request.headers.get("accept", ""))
@@ -193,6 +197,9 @@ async def run_report(request: Request, report: Report, principal: Principal, pol
     except ParameterForbidden as error:
         await refuse(request, 403, str(error), principal)
     prepared = prepare(report, values, RowScope(principal, policy, request), business_day(now))
+    missing = missing_families(policy, principal, report, prepared.tables)
+    if missing:  # these parameters made it read what the caller may not
+        await refuse(request, 403, f"{report.id} with these parameters reads {', '.join(missing)}", principal)
     audit_parameters(request, report=report.id, format=fmt, tables=list(prepared.tables))
     return await _respond(request, pool, prepared, fmt, page, now, principal.branches)
 

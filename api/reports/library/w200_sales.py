@@ -312,6 +312,7 @@ SALES_TEAM_PERFORMANCE = Report(
     drill=(Drill("employee_orders", {"sales_employee_id": "sales_employee_id", "date_from": "@date_from",
                                      "date_to": "@date_to", "branch": "@branch"}, "訂單", "orders"),),
     key=("sales_employee_id",),
+    borrows=("staff",),  # the sellers' names and numbers
 )
 
 
@@ -391,6 +392,7 @@ FULFILMENT_ORDERS = Report(
              Column("on_time", "bool", "準時", "on time")),
     sql=_fulfilment_orders, source="query_time", how="The current order rows (v_w200_order_master).",
     key=("order_id",),
+    borrows=("sales",),  # the orders due: numbers, customers, addresses
 )
 
 REPORTS: tuple[Report, ...] = (DAILY_SALES, SALES_ORDERS, ORDER_LINES, REVENUE_ANALYSIS, REVENUE_ORDERS,

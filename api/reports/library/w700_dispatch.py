@@ -70,6 +70,7 @@ DAILY_DISPATCH = Report(
     chart=Chart("bar", "dispatch_no", ("delivered", "failed"), "各趟次送達與未送達", "Delivered and failed per run"),
     drill=(Drill("route_stops", {"dispatch_id": "dispatch_id"}, "停靠點", "stops"),),
     key=("dispatch_id",),
+    borrows=("staff",),  # each run's driver
 )
 
 
@@ -101,6 +102,7 @@ ROUTE_STOPS = Report(
     sql=_route_stops, source="query_time",
     how="The current stops of the run (v_w700_route_detail); on time = delivered by its order's promised_to.",
     key=("dispatch_id", "stop_seq"),
+    borrows=("sales",),  # the order each stop delivers
 )
 
 
@@ -139,6 +141,7 @@ DRIVER_PERFORMANCE = Report(
     drill=(Drill("route_efficiency", {"driver_id": "driver_id", "date_from": "@date_from", "date_to": "@date_to"},
                  "趟次", "runs"),),
     key=("driver_id",),
+    borrows=("staff",),  # the drivers' names
 )
 
 

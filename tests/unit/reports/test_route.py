@@ -195,3 +195,26 @@ def test_an_uncached_report_queues_for_its_turn_and_is_told_to_retry_when_it_nev
     assert busy.status_code == 503 and busy.headers["retry-after"] == "5" and "retry" in busy.json()["detail"]
     cached = client.get("/reports/daily_sales?date_from=2026-01-02", headers=office)
     assert cached.status_code == 200  # a cached answer needs no turn
+
+
+def test_a_report_needs_every_family_it_reads_but_those_it_borrows(
+        harness: tuple[AccessHarness, TestClient]) -> None:
+    from api.access.policy import load_policy
+    from api.reports.catalog import catalog
+    from api.reports.rights import families_needed, families_read
+
+    policy, reports = load_policy(), catalog()
+    commissions = reports["commission_calculation"]  # staff, but it reads each employee's sales
+    assert {"staff", "sales"} <= families_needed(commissions, policy)
+    stops = reports["route_stops"]  # dispatch; it reads the orders only to name what each stop delivers
+    assert "sales" in families_read(stops, policy) and "sales" not in families_needed(stops, policy)
+    h, client = harness
+    dispatcher = h.bearer("emp:3")
+    listed = {r["id"] for r in client.get("/reports", headers=dispatcher).json()["reports"]}
+    assert "route_stops" in listed and "commission_calculation" not in listed
+    refused = client.get("/reports/commission_calculation", headers=dispatcher)
+    assert refused.status_code == 403 and "sales" in refused.json()["detail"]
+    assert any(e.route == "GET /reports/commission_calculation" and e.status == 403 for e in h.audit.events)
+    office = next(r for r in client.get("/reports", headers=h.bearer("emp:1")).json()["reports"]
+                  if r["id"] == "commission_calculation")
+    assert "dispatcher" not in office["roles"] and "head_office" in office["roles"]
