@@ -2,8 +2,9 @@
 
 Contract: `catalog()` is every `Report` of the library modules listed in `LIBRARY`, by id (built once, on
 first use: no work at import). `check(reports, policy)` lists what is wrong with the definitions (a duplicate
-id, an unknown family or borrowed family, a drill to an unknown report or parameter, a column declared twice); the app refuses
-to start with any, and a unit test keeps the list empty. Adding a report is adding one definition to a module.
+id, an unknown family or borrowed family, a drill to an unknown report or parameter, a column declared twice);
+the app refuses to start with any, and a unit test keeps the list empty. Adding a report is adding one
+definition to a module.
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ import pytest
 from api.access.policy import load_policy
 from api.access.seed_demo_users import DemoUser, demo_passwords_file, seed_demo_users
 from api.reports.catalog import catalog
-from api.reports.rights import families_needed
 from api.reports.definition import Report
 from api.reports.describe import sensitive
+from api.reports.rights import families_needed
 from infra.clock import SystemClock, business_day
 from infra.settings import StackSettings
 from infra.verify.reports import report_differences
