@@ -17,8 +17,8 @@ from types import MappingProxyType
 from api.access.policy import AccessPolicy
 from api.reports.definition import FORMATS, Report
 
-LIBRARY = ("w100_customers", "w200_sales", "w110_master", "w300_inventory", "w500_receivables", "w500_tax",
-           "w600_accounting", "w600_management", "w700_dispatch", "bank")
+LIBRARY = ("w100_customers", "w200_sales", "w200_tracking", "w110_master", "w300_inventory", "w500_receivables",
+           "w500_tax", "w600_accounting", "w600_management", "w700_dispatch", "bank")
 
 
 @lru_cache(maxsize=1)

@@ -18,8 +18,8 @@ from types import MappingProxyType, ModuleType
 
 from infra.settings import StackSettings
 
-MODULES = ("w100_customers", "w200_sales", "w110_master", "w300_inventory", "w500_receivables", "w500_tax",
-           "w600_accounting", "w600_management", "w700_dispatch", "bank")
+MODULES = ("w100_customers", "w200_sales", "w200_tracking", "w110_master", "w300_inventory", "w500_receivables",
+           "w500_tax", "w600_accounting", "w600_management", "w700_dispatch", "bank")
 
 
 @dataclass(frozen=True, slots=True)
