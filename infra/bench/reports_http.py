@@ -49,7 +49,10 @@ class Session:
 
     def __init__(self, settings: StackSettings, user: DemoUser) -> None:
         self.settings, self.user = settings, user
-        self.secret: str | None = None
+        # Kept with the stack: a `--reuse` run signs in as the person the first run enrolled (enrolling
+        # again is refused with a 409).
+        self.secret_file = settings.state_dir / "bench-totp-secret"
+        self.secret: str | None = self.secret_file.read_text().strip() if self.secret_file.exists() else None
         self.last_step = -1
         self._token, self._at = "", -math.inf
 
@@ -71,6 +74,8 @@ class Session:
                 enrolled = client.post(url("/mfa/totp/enrol"), headers=bearer)
                 enrolled.raise_for_status()
                 self.secret = str(enrolled.json()["secret"])
+                self.secret_file.write_text(self.secret)
+                self.secret_file.chmod(0o600)
             while int(time.time() // 30) <= self.last_step:  # a code is accepted once: wait for the next one
                 time.sleep(1)
             self.last_step = int(time.time() // 30)
