@@ -72,6 +72,7 @@ class Hold:
     held: list[RawRecord] = field(default_factory=list)
     partitions: set[tuple[str, int]] = field(default_factory=set)
     reached: bool = False
+    max_applied_lsn: int | None = None  # of the changes let through while held: never above the barrier
 
     def admit(self, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records to apply now; the rest are held, in order."""
@@ -79,11 +80,17 @@ class Hold:
         limit = self.barrier.lsn
         for record in records:
             tp = (record.topic, record.partition)
+            lsn = None
             if tp not in self.partitions and record.topic in self.table_topics:
                 lsn = record_lsn(record.value)
                 if limit is None or (lsn is not None and lsn > limit):
                     self.partitions.add(tp)
-            (self.held if tp in self.partitions else now).append(record)
+            if tp in self.partitions:
+                self.held.append(record)
+                continue
+            now.append(record)
+            if lsn is not None:
+                self.max_applied_lsn = max(self.max_applied_lsn or 0, lsn)
         return now
 
     def settle(self, lsn: int) -> list[RawRecord]:
@@ -219,7 +226,8 @@ class BarrierKeeper:
         if hold.consumed_to(pipeline.checkpoint, ends()):
             await asyncio.to_thread(self.desk.mark_reached, hold.barrier.barrier_id)
             hold.reached = True
-            log.info("reached barrier %d; %d changes held", hold.barrier.barrier_id, len(hold.held))
+            log.info("reached barrier %d at lsn %s; %d changes held; the highest change applied while held: %s",
+                     hold.barrier.barrier_id, hold.barrier.lsn, len(hold.held), hold.max_applied_lsn)
 
     async def _maybe_release(self, pipeline: Pipeline, hold: Hold) -> None:
         expired = time.monotonic() - self._since > self.hold_seconds
@@ -230,6 +238,9 @@ class BarrierKeeper:
                         self.hold_seconds)
             await asyncio.to_thread(self.desk.release, hold.barrier.barrier_id)
         self.hold = None
+        if hold.barrier.lsn is not None and (hold.max_applied_lsn or 0) > hold.barrier.lsn:
+            log.error("barrier %d: a change at lsn %s was applied while held at %s (the comparison did not hold)",
+                      hold.barrier.barrier_id, hold.max_applied_lsn, hold.barrier.lsn)
         if hold.held:
             await pipeline.process(hold.held)
 

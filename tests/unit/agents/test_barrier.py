@@ -98,3 +98,9 @@ def test_no_request_no_hold() -> None:
     keeper = BarrierKeeper(FakeDesk(None), frozenset({TOPIC}))  # type: ignore[arg-type]
     asyncio.run(keeper.take_up())
     assert keeper.hold is None and keeper.admit([record(TOPIC, 0, 900)]) == [record(TOPIC, 0, 900)]
+
+
+def test_the_highest_change_let_through_is_recorded_and_never_above_the_barrier() -> None:
+    h = hold(500)
+    h.admit([record(TOPIC, 0, 400), record(OTHER, 0, 480), record(TOPIC, 1, 600), record(OTHER, 1, 700)])
+    assert h.max_applied_lsn == 480
