@@ -7,8 +7,10 @@ The protocol, through `analytics.verify_barrier` in PostgreSQL (the verify's sid
 2. the verify takes a REPEATABLE READ snapshot while SHARE locks keep every writer of the captured tables
    out for a few milliseconds, so the snapshot holds exactly the changes whose WAL position is below the
    position `L` it reads with it, and writes `L` into the row (a captured change: the replication slot is
-   moved past `L` even when the business is idle); the worker applies what it held up to `L` and from then
-   on holds only the changes above `L`, and everything after one on the same partition (`Hold.admit`);
+   moved past `L` even when the business is idle); the worker applies what it held below `L` and from then
+   on holds only the changes at or above `L` (`L` is where the first record after the snapshot starts: a
+   change exactly there is not in the snapshot), and everything after one on the same partition
+   (`Hold.admit`);
    a worker that starts while a request is pending takes it up before its first batch (`take_up`), so a
    successor of a shard's worker (after a crash or a lost lease) never applies past its predecessor's hold;
 3. it has REACHED `L` when the slot's confirmed position is at or past `L` (Debezium has delivered every
@@ -65,14 +67,15 @@ class Barrier:
 
 @dataclass
 class Hold:
-    """Changes above `lsn` (and all after one on the same partition) kept back until the barrier is released."""
+    """Changes at or above `lsn` (and all after one on the same partition) kept back until the barrier is
+    released: every change the snapshot holds starts below `lsn`."""
 
     barrier: Barrier
     table_topics: frozenset[str]
     held: list[RawRecord] = field(default_factory=list)
     partitions: set[tuple[str, int]] = field(default_factory=set)
     reached: bool = False
-    max_applied_lsn: int | None = None  # of the changes let through while held: never above the barrier
+    max_applied_lsn: int | None = None  # of the changes let through while held: always below the barrier
 
     def admit(self, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records to apply now; the rest are held, in order."""
@@ -83,7 +86,9 @@ class Hold:
             lsn = None
             if tp not in self.partitions and record.topic in self.table_topics:
                 lsn = record_lsn(record.value)
-                if limit is None or (lsn is not None and lsn > limit):
+                # At `limit` itself starts the first record written after the snapshot (pg_current_wal_lsn
+                # is the end of what was written): it is after the barrier, as is everything above it.
+                if limit is None or (lsn is not None and lsn >= limit):
                     self.partitions.add(tp)
             if tp in self.partitions:
                 self.held.append(record)
@@ -238,7 +243,7 @@ class BarrierKeeper:
                         self.hold_seconds)
             await asyncio.to_thread(self.desk.release, hold.barrier.barrier_id)
         self.hold = None
-        if hold.barrier.lsn is not None and (hold.max_applied_lsn or 0) > hold.barrier.lsn:
+        if hold.barrier.lsn is not None and (hold.max_applied_lsn or 0) >= hold.barrier.lsn:
             log.error("barrier %d: a change at lsn %s was applied while held at %s (the comparison did not hold)",
                       hold.barrier.barrier_id, hold.max_applied_lsn, hold.barrier.lsn)
         if hold.held:
