@@ -8,11 +8,12 @@ family is not asked of the caller.
 
 Contract:
 - `families_read(report, policy)`: the families of the tables the report's query reads, found once by
-  building the query with a value for each required parameter as the head office (cached per report).
+  building the query with a value for each required parameter as the head office (cached per report: the
+  app has one role model, and the families of its tables do not change while it runs).
 - `families_needed(report, policy)`: the report's family and `families_read`, less `report.borrows`.
 - `may_run(policy, principal, report)`: the principal reads (`may_read`) every needed family.
-- `missing_families(policy, principal, report, tables)`: for one call, the needed families of the tables
-  it actually read that the principal does not read (a parameter may change what is read); the route
+- `missing_families(policy, principal, report, tables)`: for one call, the needed families (as above, of
+  the tables it actually read) that the principal does not read (a parameter may change what is read); the route
   refuses such a call with a 403.
 """
 
@@ -47,7 +48,12 @@ def families_read(report: Report, policy: AccessPolicy) -> frozenset[str]:
 
 
 def families_needed(report: Report, policy: AccessPolicy) -> frozenset[str]:
-    return (families_read(report, policy) | {report.family}) - frozenset(report.borrows)
+    return _needed(report, families_read(report, policy))
+
+
+def _needed(report: Report, read: Iterable[str]) -> frozenset[str]:
+    """The report's own family and the families it reads, less those it borrows."""
+    return (frozenset(read) | {report.family}) - frozenset(report.borrows)
 
 
 def may_run(policy: AccessPolicy, principal: Principal, report: Report) -> bool:
@@ -56,6 +62,6 @@ def may_run(policy: AccessPolicy, principal: Principal, report: Report) -> bool:
 
 def missing_families(policy: AccessPolicy, principal: Principal, report: Report,
                      tables: Iterable[str]) -> list[str]:
-    """The families of `tables` (less the borrowed ones) the principal may not read, sorted."""
-    needed = {policy.table(t).family for t in tables} - set(report.borrows)
+    """The needed families of `tables` the principal may not read, sorted."""
+    needed = _needed(report, (policy.table(t).family for t in tables))
     return sorted(f for f in needed if not may_read(policy, principal, f))
