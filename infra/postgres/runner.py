@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -77,11 +78,25 @@ def _chown_tree(path: Path) -> None:
             os.chown(os.path.join(root, name), pw.pw_uid, pw.pw_gid)
 
 
+def _reachable(path: Path) -> None:
+    """Let the postgres OS user reach `path`: search (x, not read) for others on each ancestor lacking it, as
+    a checkout under a `mktemp -d` directory (0700) has; without it initdb cannot enter its own directory."""
+    for parent in reversed(path.parents):
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            try:
+                parent.chmod(mode | stat.S_IXOTH)
+            except PermissionError as error:
+                raise StackError(f"the postgres OS user cannot reach {path}: {parent} lacks o+x and is not "
+                                 "ours to change; put the checkout where others may traverse") from error
+
+
 def _init_cluster(settings: StackSettings) -> None:
     data = data_dir(settings)
     base = data.parent
     base.mkdir(parents=True, exist_ok=True)
     _socket_dir(settings).mkdir(parents=True, exist_ok=True)
+    _reachable(base)
     _chown_tree(base)
     _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", OS_USER, "--encoding=UTF8",
                   "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256"])
@@ -120,6 +135,7 @@ def start_postgres(settings: StackSettings, timeout: float = 60.0) -> None:
     if not log.exists():
         log.touch()
     shutil.chown(log, OS_USER)
+    _reachable(log)
     if not postgres_running(settings):
         _as_postgres([str(PG_BIN / "pg_ctl"), "start", "-D", str(data_dir(settings)), "-l", str(log),
                       "-w", "-t", str(int(timeout))])
