@@ -116,6 +116,13 @@ PINNED: dict[str, str] = {
     "result_overflow_mode": "throw",
 }
 
+# How everyone (the API, `make verify`, BI logins) reads our versioned tables. ClickHouse 26.3+ no longer prunes
+# partitions by a predicate under FINAL when the partition key is not in the sorting key (ClickHouse issue
+# #104263), so a month of invoices read all of them. Pruning is exact here: ReplacingMergeTree deduplicates only
+# within a partition, and the engine writes a deletion of a row's old image into its old month partition when an
+# update moves it (agents/engine.py), so every partition alone answers FINAL correctly for its own rows.
+READ_SETTINGS: dict[str, str] = {"defer_partition_pruning_after_final": "0"}
+
 
 def _limits(bi: BiAccessSettings) -> dict[str, int]:
     return {"max_execution_time": bi.max_execution_seconds, "max_result_rows": bi.max_result_rows,
@@ -144,9 +151,12 @@ def render_users_xml(plan: AccessPlan) -> str:
     bi = plan.bi
     root = ET.Element("clickhouse")
     profiles = _sub(root, "profiles")
-    _sub(profiles, "default")
+    default_profile = _sub(profiles, "default")
     profile = _sub(profiles, PROFILE)
     _sub(profile, "readonly", "2")
+    for name, text in READ_SETTINGS.items():
+        _sub(default_profile, name, text)
+        _sub(profile, name, text)
     constraints = ET.Element("constraints")
     for name, value in _limits(bi).items():
         _sub(profile, name, str(value))
@@ -204,12 +214,14 @@ def password_sha256(password: SecretStr) -> str:
 def render_sql(plan: AccessPlan) -> str:
     """The same access for a real ClickHouse server (SQL-driven access control), idempotent. Set
     `access_control_improvements.users_without_row_policies_can_read_rows: false` there, so a user no row
-    policy names reads no rows of a filtered view (every BI user is named: every row is `USING 1`)."""
+    policy names reads no rows of a filtered view (every BI user is named: every row is `USING 1`), and give
+    the profile the API and the streaming worker use the `READ_SETTINGS` too."""
     bi, db = plan.bi, plan.bi.database
     out = [f"{s};" for s in view_statements(plan)]
     limits = ", ".join(f"{k} = {v} MAX {v}" for k, v in _limits(bi).items())
     pinned = ", ".join(f"{k} = {v if v.isdigit() else sql_string(v)} CONST" for k, v in PINNED.items())
-    out.append(f"CREATE SETTINGS PROFILE OR REPLACE {PROFILE} SETTINGS readonly = 2, {limits}, {pinned};")
+    reads = ", ".join(f"{k} = {v}" for k, v in READ_SETTINGS.items())
+    out.append(f"CREATE SETTINGS PROFILE OR REPLACE {PROFILE} SETTINGS readonly = 2, {limits}, {pinned}, {reads};")
     for quota, queries in _quotas(plan).items():
         names = ", ".join(u.user.name for u in plan.users if quota_name(u.user) == quota) or "NONE"
         out.append(f"CREATE QUOTA OR REPLACE {quota} KEYED BY user_name FOR INTERVAL 1 HOUR MAX queries = "

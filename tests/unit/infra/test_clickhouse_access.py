@@ -271,3 +271,10 @@ def test_provisioning_a_stopped_server_writes_the_file_and_restarts_nothing(tmp_
     path = users_config_file(settings)
     assert path.read_text() == render_users_xml(plan)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_every_profile_prunes_month_partitions_under_final(plan: AccessPlan) -> None:
+    root = ET.fromstring(render_users_xml(plan))
+    for profile in ("default", "bi_readonly"):
+        assert root.findtext(f"profiles/{profile}/defer_partition_pruning_after_final") == "0", profile
+    assert "defer_partition_pruning_after_final = 0" in render_sql(plan)
