@@ -61,7 +61,7 @@ def bucket_end(grain: str, start: int) -> int:
 
 # Store tags of each family's cells (persisted: never renumber).
 CELL_TAGS: dict[str, int] = {"sales": 64, "fulfilment": 65, "receivables": 66, "collections": 67, "stock": 68,
-                             "route": 69, "driver_day": 70}
+                             "route": 69, "driver_day": 70, "invoice_open": 71}
 
 
 class Aggregates:

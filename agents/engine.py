@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from agents.aggregates import Aggregates, bucket_end
 from agents.facts import Contribution, contributions
-from agents.projections import epoch, project, taipei_day_number
+from agents.projections import SHAPES, epoch, project, taipei_day_number
 from agents.shards import Shard
 from agents.spaces import Space, Spaces, Staged, decode, encode
 from agents.state import Root, State
@@ -258,13 +258,16 @@ class Engine:
     def commit(self, staged: Staged, positions: dict[tuple[str, int], int] | None = None) -> None:
         """Write a staged snapshot to the store, with the Kafka positions it reaches (atomically)."""
         meta = [] if positions is None else [(POSITIONS_KEY, encode(sorted(
-            (topic, partition, offset) for (topic, partition), offset in positions.items())))]
+            (topic, partition, offset) for (topic, partition), offset in positions.items()))),
+            (LAYOUT_KEY, encode(layout()))]
         self.spaces.commit(staged, meta)
 
     def stored_positions(self) -> dict[tuple[str, int], int] | None:
-        """The positions the store's state was committed at, or None when it holds no committed state."""
+        """The positions the store's state was committed at, or None when it holds no committed state, or
+        one kept in another layout (the families or projections changed since: it must be rebuilt)."""
         raw = self.store.get(POSITIONS_KEY)
-        if raw is None:
+        stored_layout = self.store.get(LAYOUT_KEY)
+        if raw is None or stored_layout is None or decode(stored_layout) != layout():
             return None
         return {(topic, partition): offset for topic, partition, offset in decode(raw)}
 
@@ -328,6 +331,13 @@ OPEN_INVOICES_TAG = 96
 OPEN_SALES_TAG = 97
 META_TAG = 98
 POSITIONS_KEY = bytes([255]) + b"positions"
+LAYOUT_KEY = bytes([255]) + b"layout"
+
+
+def layout() -> list[Any]:
+    """What the store's contents are made of: every family's keys and measures, every projection's fields."""
+    return [[[f.name, list(f.key_names), list(f.measures)] for f in FAMILIES.values()],
+            [[table, list(shape._fields)] for table, shape in sorted(SHAPES.items())]]  # type: ignore[attr-defined]
 
 _ROOT_TABLES: dict[str, str] = {
     "order": "w200.order_master",

@@ -11,6 +11,9 @@ order, lateness or repetition of the changes. The rules (the same as `infra/veri
 - fulfilment: by the Taipei day of `promised_to` and branch; due = not cancelled; on time = delivered at
   or before `promised_to`.
 - receivables: invoices not voided; paid = Σ payments not reversed; aging by days since the invoice date.
+- invoice_open: every invoice (voided too) whose total minus its live payments is not zero, with its
+  customer, dates, and whether and on which Taipei day it was voided (its invoice day when voided without
+  a time): a few thousand cells where the invoices are hundreds of thousands.
 - collections: payments not reversed, by payment date.
 - stock: Σ movements per warehouse and product, with the stock row's reorder point and safety stock.
 - route / driver_day: dispatches not cancelled; the driver is the current (not reassigned) driver with
@@ -126,11 +129,16 @@ def aging_bucket(age_days: int) -> int:
 def _invoice(state: State, invoice_id: Any, today: int) -> Contribution:
     out: Contribution = {}
     invoice: Invoice | None = state.get("w500.invoice_header", invoice_id)
-    if invoice is None or invoice.voided:
+    if invoice is None:
         return out
     paid = sum(p.amount for pid in state.children("payments_of_invoice", invoice_id)
                if not (p := state.get("w500.payment_record", pid)).reversed)
     outstanding = invoice.total - paid
+    if outstanding != 0:
+        _add(out, "invoice_open", (invoice_id, invoice.customer_id, invoice.invoice_day, invoice.due_day),
+             [invoice.total, paid, outstanding, int(invoice.voided), invoice.voided_day])
+    if invoice.voided:
+        return out
     aging = [0, 0, 0, 0]
     aging[aging_bucket(today - invoice.invoice_day)] = outstanding
     _add(out, "receivables", (invoice.customer_id,),

@@ -90,6 +90,8 @@ class Invoice(NamedTuple):
     invoice_day: int
     total: int
     voided: bool
+    due_day: int
+    voided_day: int  # the Taipei day it was voided; its invoice day when voided without a time (from the start)
 
 
 class Payment(NamedTuple):
@@ -146,7 +148,10 @@ def _line(r: w200.OrderDetail) -> Line:
 
 
 def _invoice(r: w500.InvoiceHeader) -> Invoice:
-    return Invoice(r.customer_id, day_number(r.invoice_date), cents(r.total_amount), r.status == "voided")
+    invoice_day = day_number(r.invoice_date)
+    voided_day = invoice_day if r.voided_at is None else taipei_day_number(r.voided_at)
+    return Invoice(r.customer_id, invoice_day, cents(r.total_amount), r.status == "voided",
+                   day_number(r.due_date), voided_day if r.status == "voided" else 0)
 
 
 def _payment(r: w500.PaymentRecord) -> Payment:

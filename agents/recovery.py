@@ -1,7 +1,8 @@
 """Restart from the engine's own store when it holds a committed state, else from what ClickHouse holds.
 
 Contract for `recover(pipeline, sink)` (called before the worker consumes anything):
-0. when the engine's store holds a state committed with positions (`Engine.stored_positions`) and
+0. when the engine's store holds a state committed with positions in this code's layout of families and
+   projections (`Engine.stored_positions`) and
    ClickHouse has a checkpoint (it was not dropped for a rebuild), the engine resumes from the store: the
    checkpoint is the store's positions, nothing is loaded or recomputed, so a restart takes seconds
    whatever the history. The store's state is never ahead of ClickHouse's data (the pipeline commits it

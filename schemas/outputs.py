@@ -74,6 +74,11 @@ FULFILMENT = Family("fulfilment", (("day", "Date32"), ("branch", "LowCardinality
 RECEIVABLES = Family("receivables", (("customer_id", "Int64"),),
                      ("invoiced_cents", "paid_cents", "outstanding_cents", "age_0_30_cents", "age_31_60_cents",
                       "age_61_90_cents", "age_over_90_cents", "open_invoices"))
+# Every invoice whose total differs from its live payments, voided ones included (with the day they were voided):
+# what is open now, and what the as-of-a-date receivables need back for the days before a void.
+INVOICE_OPEN = Family("invoice_open", (("invoice_id", "Int64"), ("customer_id", "Int64"), ("invoice_date", "Date32"),
+                                       ("due_date", "Date32")),
+                      ("total_cents", "paid_cents", "outstanding_cents", "voided", "voided_day"))
 COLLECTIONS = Family("collections", (("day", "Date32"),), ("amount_cents", "payments"))
 STOCK = Family("stock", (("warehouse", "LowCardinality(String)"), ("product_id", "Int64")),
                ("qty_full", "qty_empty", "reorder_point", "safety_stock", "movements"))
@@ -83,5 +88,5 @@ ROUTE = Family("route", (("day", "Date32"), ("branch", "LowCardinality(String)")
 DRIVER_DAY = Family("driver_day", (("day", "Date32"), ("driver_id", "Int64")),
                     ("routes", "stops", "delivered", "on_time", "km_tenths"))
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (SALES, FULFILMENT, RECEIVABLES, COLLECTIONS, STOCK, ROUTE,
-                                                    DRIVER_DAY)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (SALES, FULFILMENT, RECEIVABLES, INVOICE_OPEN, COLLECTIONS, STOCK,
+                                                    ROUTE, DRIVER_DAY)}

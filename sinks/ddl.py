@@ -151,6 +151,7 @@ def _family_view(db: str, family_name: str, extra: str = "") -> str:
 
 _RATE = ", if(delivered = 0, NULL, on_time / delivered) AS on_time_rate"  # over the sums (aliases)
 _ZERO_TIME = "toDateTime64(0, 3, 'UTC')"
+_VOIDED_ON = ", if(voided = 0, NULL, toDate32(voided_day)) AS voided_on"  # the day an invoice counts as voided from
 
 
 def _freshness_view(db: str) -> str:
@@ -180,6 +181,7 @@ def view_statements(database: str) -> list[str]:
             db, "sales", ", toDecimal64(sum(net_cents) + sum(tax_cents), 2) / 100 AS gross, min(closed) AS closed"),
         f"CREATE OR REPLACE VIEW {db}.fulfilment_by_day AS " + _family_view(db, "fulfilment", _RATE),
         f"CREATE OR REPLACE VIEW {db}.receivables_by_customer AS " + _family_view(db, "receivables"),
+        f"CREATE OR REPLACE VIEW {db}.open_invoices AS " + _family_view(db, "invoice_open", _VOIDED_ON),
         f"CREATE OR REPLACE VIEW {db}.collections_by_day AS " + _family_view(db, "collections"),
         f"CREATE OR REPLACE VIEW {db}.stock_on_hand AS " + _family_view(
             db, "stock", ", qty_full < reorder_point AS below_reorder"),

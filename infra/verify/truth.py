@@ -75,6 +75,20 @@ SELECT customer_id, sum(total)::bigint, sum(paid)::bigint, sum(total - paid)::bi
 FROM i GROUP BY customer_id
 """
 
+INVOICE_OPEN = """
+WITH p AS (SELECT invoice_id, sum((amount * 100)::bigint) AS paid FROM w500.payment_record
+           WHERE status <> 'reversed' GROUP BY 1)
+SELECT i.invoice_id, i.customer_id, i.invoice_date - date '1970-01-01', i.due_date - date '1970-01-01',
+       (i.total_amount * 100)::bigint, coalesce(p.paid, 0)::bigint,
+       (i.total_amount * 100)::bigint - coalesce(p.paid, 0),
+       (i.status = 'voided')::int,
+       CASE WHEN i.status <> 'voided' THEN 0
+            WHEN i.voided_at IS NULL THEN i.invoice_date - date '1970-01-01'
+            ELSE (i.voided_at AT TIME ZONE 'Asia/Taipei')::date - date '1970-01-01' END
+FROM w500.invoice_header i LEFT JOIN p USING (invoice_id)
+WHERE (i.total_amount * 100)::bigint <> coalesce(p.paid, 0)
+"""
+
 COLLECTIONS = """
 SELECT payment_date - date '1970-01-01', sum((amount * 100)::bigint)::bigint, count(*)
 FROM w500.payment_record WHERE status <> 'reversed' GROUP BY 1
@@ -117,6 +131,7 @@ DRIVER_DAY = _ROUTES + "SELECT day, driver, count(*), sum(stops)::bigint, sum(de
                        "sum(on_time)::bigint, sum(actual)::bigint FROM routes GROUP BY 1, 2"
 
 TRUTH: dict[str, str] = {
-    "sales": SALES, "fulfilment": FULFILMENT, "receivables": RECEIVABLES, "collections": COLLECTIONS,
+    "sales": SALES, "fulfilment": FULFILMENT, "receivables": RECEIVABLES, "invoice_open": INVOICE_OPEN,
+    "collections": COLLECTIONS,
     "stock": STOCK, "route": ROUTE, "driver_day": DRIVER_DAY,
 }

@@ -147,19 +147,16 @@ CUSTOMER_AGING = Report(
 
 def _customer_invoices(ctx: QueryContext) -> str:
     customer, today = ctx.p("customer_id"), taipei_today(ctx)
-    invoices = ctx.table("v_w500_invoice_header")
+    unsettled = (f"(SELECT * FROM {ctx.table('open_invoices')} AS u "
+                 f"WHERE u.customer_id = {customer} AND u.voided = 0)")
     return (
-        "SELECT i.invoice_id, i.invoice_no, i.customer_id, i.invoice_date, i.due_date, i.status, i.total_amount, "
-        "p.paid AS paid_amount, i.total_amount - p.paid AS outstanding_amount, "
-        f"dateDiff('day', i.invoice_date, {today}) AS age_days, "
+        "SELECT f.invoice_id, i.invoice_no, f.customer_id, f.invoice_date, f.due_date, i.status, f.total, f.paid, "
+        f"f.outstanding, dateDiff('day', f.invoice_date, {today}) AS age_days, "
         "multiIf(age_days <= 30, '0-30', age_days <= 60, '31-60', age_days <= 90, '61-90', '>90') AS age_bucket "
-        f"FROM {invoices} AS i INNER JOIN {_customers(ctx)} ON c.customer_id = i.customer_id "
-        "LEFT JOIN (SELECT invoice_id, sum(amount) AS paid "
-        f"FROM {ctx.table('v_w500_payment_record')} WHERE status != 'reversed' AND invoice_id IN "
-        f"(SELECT invoice_id FROM {invoices} WHERE customer_id = {customer}) GROUP BY invoice_id) AS p "
-        "ON p.invoice_id = i.invoice_id "
-        f"WHERE i.customer_id = {customer} AND i.status != 'voided' AND outstanding_amount != 0 "
-        f"AND {ctx.customer_status('c')} ORDER BY i.invoice_date, i.invoice_id"
+        f"FROM {unsettled} AS f INNER JOIN {_customers(ctx)} ON c.customer_id = f.customer_id "
+        f"INNER JOIN (SELECT v.invoice_id, v.invoice_no, v.status FROM {ctx.table('v_w500_invoice_header')} AS v "
+        f"WHERE v.invoice_id IN (SELECT invoice_id FROM {unsettled})) AS i ON i.invoice_id = f.invoice_id "
+        f"WHERE {ctx.customer_status('c')} ORDER BY f.invoice_date, f.invoice_id"
     )
 
 
@@ -175,8 +172,9 @@ CUSTOMER_INVOICES = Report(
              Column("paid_amount", "money", "已收金額", "paid", "TWD"),
              Column("outstanding_amount", "money", "未收金額", "outstanding", "TWD"),
              Column("age_days", "int", "帳齡", "age", "days"), Column("age_bucket", "text", "帳齡區間", "age bucket")),
-    sql=_customer_invoices, source="query_time",
-    how="Current invoices not voided, less the payments not reversed; age = today - invoice date (Asia/Taipei).",
+    sql=_customer_invoices, source="aggregate",
+    how="The customer's invoices not voided whose payments not reversed fall short of (or exceed) their total, "
+        "from the streamed open_invoices; age = today - invoice date (Asia/Taipei).",
     key=("invoice_id",),
 )
 

@@ -124,19 +124,18 @@ PRICE_LIST = Report(
 
 def _driving(ctx: QueryContext) -> str:
     """Per driver: dispatches not cancelled dated in the range on which they are a current (not reassigned)
-    driver, and those dispatches' stops: delivered, on time (delivered by its order's promised_to), failed."""
+    driver, and those dispatches' stops: delivered, on time (delivered by its order's promised_to), failed.
+    The stop counts are the streamed route cells' (one per dispatch not cancelled, the same rules): a
+    dispatch's stops are counted once, whichever of its drivers the cell is filed under."""
     return (
         "SELECT a.employee_id AS driver, count() AS dispatches, sum(s.stops) AS stops, "
         "sum(s.delivered) AS delivered, sum(s.on_time) AS on_time, sum(s.failed) AS failed "
         f"FROM (SELECT DISTINCT dispatch_id, employee_id FROM {ctx.table('v_w700_driver_assignment')} "
         "WHERE role = 'driver' AND status != 'reassigned') AS a "
         f"INNER JOIN {ctx.table('v_w700_dispatch_master')} AS m ON m.dispatch_id = a.dispatch_id "
-        "LEFT JOIN (SELECT rd.dispatch_id, count() AS stops, countIf(rd.stop_status = 'delivered') AS delivered, "
-        "countIf(rd.stop_status = 'delivered' AND rd.actual_arrival <= o.promised_to) AS on_time, "
-        "countIf(rd.stop_status = 'failed') AS failed "
-        f"FROM {ctx.table('v_w700_route_detail')} AS rd "
-        f"LEFT JOIN (SELECT order_id, toNullable(promised_to) AS promised_to FROM {ctx.table('v_w200_order_master')})"
-        " AS o ON o.order_id = rd.order_id GROUP BY rd.dispatch_id) AS s ON s.dispatch_id = m.dispatch_id "
+        "LEFT JOIN (SELECT r.dispatch_id, sum(r.stops) AS stops, sum(r.delivered) AS delivered, "
+        f"sum(r.on_time) AS on_time, sum(r.failed) AS failed FROM {ctx.table('route_by_day')} AS r "
+        f"WHERE {_in_range(ctx, 'r.day')} GROUP BY r.dispatch_id) AS s ON s.dispatch_id = m.dispatch_id "
         f"WHERE m.status != 'cancelled' AND {_in_range(ctx, 'm.dispatch_date')} GROUP BY driver"
     )
 
@@ -165,7 +164,7 @@ EMPLOYEE_PERFORMANCE = Report(
              Column("on_time_stops", "int", "準時站數", "on-time stops"),
              Column("failed_stops", "int", "失敗站數", "failed stops"),
              Column("on_time_rate", "rate", "準時率", "on-time rate")),
-    sql=_employee_performance, source="query_time",
+    sql=_employee_performance, source="aggregate",
     how="Orders not cancelled placed in the range (Taipei days) by sales_employee_id, net = Σ line_amount; "
         "dispatches not cancelled dated in the range where the employee is a current driver; on-time rate = "
         "stops delivered by their order's promised_to / stops (0-1); employees with either in the range.",

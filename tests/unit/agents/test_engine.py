@@ -7,8 +7,10 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from agents.engine import Change, Engine
+from agents.engine import LAYOUT_KEY, Change, Engine
 from agents.projections import PROJECTORS, day_number
+from agents.spaces import encode
+from agents.store import MemoryStore
 from infra.clock import TAIPEI, FixedClock
 from schemas.outputs import current_table
 from tests.unit.agents import builders as b
@@ -196,3 +198,31 @@ def test_random_histories_equal_a_rebuild_from_the_final_rows() -> None:
         fresh.rebuild()
         assert incremental.aggregates.snapshot() == fresh.aggregates.snapshot(), f"seed {seed}"
         assert incremental.aggregates.size() > 0
+
+
+def test_an_invoice_not_settled_is_an_open_invoice_cell_voided_ones_with_their_day() -> None:
+    e = engine()
+    e.apply([b.change("w500.invoice_header", None, b.invoice(1, customer_id=7)),
+             b.change("w500.invoice_header", None, b.invoice(2, total="200.00")),
+             b.change("w500.payment_record", None, b.payment(1, 1, amount="50.00")),
+             b.change("w500.payment_record", None, b.payment(2, 2, amount="200.00"))])
+    day, due = day_number(date(2026, 11, 1)), day_number(date(2026, 12, 1))
+    assert e.aggregates.get("invoice_open", (1, 7, day, due)) == [105000, 5000, 100000, 0, 0]
+    assert e.aggregates.get("invoice_open", (2, 1, day, due)) is None  # settled: no cell
+    voided = b.invoice(2, total="200.00", status="voided").model_copy(
+        update={"voided_at": datetime(2026, 11, 5, 23, 30, tzinfo=TAIPEI)})
+    e.apply([b.change("w500.payment_record", b.payment(2, 2, amount="200.00"),
+                      b.payment(2, 2, amount="200.00", status="reversed")),
+             b.change("w500.invoice_header", b.invoice(2, total="200.00"), voided)])
+    assert e.aggregates.get("invoice_open", (2, 1, day, due)) == [20000, 0, 20000, 1, day_number(date(2026, 11, 5))]
+    assert e.aggregates.get("receivables", (1,)) is None  # a voided invoice owes nothing
+
+
+def test_a_store_kept_in_another_layout_is_not_resumed() -> None:
+    store = MemoryStore()
+    first = Engine(FixedClock(b.T0), store=store)
+    first.apply([b.change("w500.invoice_header", None, b.invoice(1))])
+    first.commit(first.stage(), {("t", 0): 1})
+    assert Engine(FixedClock(b.T0), store=store).stored_positions() == {("t", 0): 1}
+    store.write([(LAYOUT_KEY, encode([["an older layout"]]))])
+    assert Engine(FixedClock(b.T0), store=store).stored_positions() is None  # recovered from ClickHouse instead

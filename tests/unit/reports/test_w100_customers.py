@@ -110,7 +110,9 @@ def test_aging_reads_the_streamed_aggregate_and_families_follow_money() -> None:
     assert by_id["customer_invoices"].family == "receivables"
     assert by_id["payment_history"].family == "collections"
     assert by_id["customer_profile"].family == "customers"
-    assert all(r.source == "query_time" for r in REPORTS if r is not aging)
+    open_invoices = by_id["customer_invoices"]
+    assert open_invoices.source == "aggregate" and "open_invoices" in build(open_invoices, "head_office")[1].tables
+    assert all(r.source == "query_time" for r in REPORTS if r not in (aging, open_invoices))
 
 
 def test_today_and_fixed_lists_are_bound_values() -> None:
