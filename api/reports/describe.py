@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from api.access.policy import AccessPolicy
 from api.reports.definition import GROUP_TITLES, Param, Report
@@ -59,17 +59,40 @@ def drill_links(report: Report, values: dict[str, Any]) -> Callable[[tuple[Any, 
     if not report.drill:
         return None
     index = {c.name: i for i, c in enumerate(report.columns)}
+    # Per drill: its path, and per parameter either its encoded `name=value` (from the request: the same on every
+    # row) or (`name=`, the row's column); a drill a request value leaves empty is never offered.
+    plans: list[tuple[str, str, list[str | tuple[str, int]]]] = []
+    for drill in report.drill:
+        parts: list[str | tuple[str, int]] = []
+        for param, source in drill.params.items():
+            if source.startswith("@"):
+                value = values.get(source[1:])
+                if value is None:
+                    break
+                parts.append(urlencode({param: _text(value)}))
+            else:
+                parts.append((f"{quote_plus(param)}=", index[source]))
+        else:
+            plans.append((drill.report, f"/reports/{drill.report}?", parts))
 
     def links(row: tuple[Any, ...]) -> dict[str, str]:
         out = {}
-        for drill in report.drill:
-            query = {}
-            for param, source in drill.params.items():
-                value = values.get(source[1:]) if source.startswith("@") else row[index[source]]
-                if value is not None:
-                    query[param] = str(value).lower() if isinstance(value, bool) else str(value)
-            if len(query) == len(drill.params):  # a computed line (a subtotal) has nothing to open
-                out[drill.report] = f"/reports/{drill.report}?{urlencode(query)}"
+        for target, path, parts in plans:
+            encoded = []
+            for part in parts:
+                if isinstance(part, str):
+                    encoded.append(part)
+                    continue
+                value = row[part[1]]
+                if value is None:  # a computed line (a subtotal) has nothing to open
+                    break
+                encoded.append(part[0] + quote_plus(_text(value)))
+            else:
+                out[target] = path + "&".join(encoded)
         return out
 
     return links
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)

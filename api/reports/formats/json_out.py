@@ -46,16 +46,22 @@ def render(ctx: RenderContext, rows: Rows) -> Iterator[bytes]:
     head = dumps(header(ctx))
     yield head[:-1] + b',"rows":['
     count = 0
-    chunk: list[bytes] = []
+    chunk: list[dict[str, Any]] = []
     for row in rows:
         item: dict[str, Any] = dict(zip(names, row, strict=True))
         if ctx.links is not None:
             item["_drill"] = ctx.links(row)
-        chunk.append(dumps(item))
-        count += 1
+        chunk.append(item)
         if len(chunk) >= _CHUNK_ROWS:
-            yield (b"," if count > len(chunk) else b"") + b",".join(chunk)
+            yield _items(chunk, count)
+            count += len(chunk)
             chunk = []
     if chunk:
-        yield (b"," if count > len(chunk) else b"") + b",".join(chunk)
+        yield _items(chunk, count)
+        count += len(chunk)
     yield b'],"row_count":' + str(count).encode() + b"}"
+
+
+def _items(chunk: list[dict[str, Any]], before: int) -> bytes:
+    """A chunk of rows as the members of the rows array (one orjson call per chunk: a third of one per row)."""
+    return (b"," if before else b"") + dumps(chunk)[1:-1]
