@@ -124,17 +124,35 @@ def _profit_and_loss(ctx: QueryContext) -> str:
         f"INNER JOIN {ctx.table('v_w600_gl_master')} AS m ON m.account_code = g.account_code "
         "WHERE m.account_type IN ('revenue', 'expense') "
         f"AND g.period BETWEEN {ctx.p('period_from')} AND {ctx.p('period_to')}{cost_centre(ctx, 'g')} "
-        "GROUP BY section, code), "
-        "t AS (SELECT sumIf(amount, section = 'revenue') AS revenue, sumIf(amount, section = 'cost_of_sales') AS cost, "
-        "sumIf(amount, section = 'operating_expense') AS opex FROM a) "
-        "SELECT x.section, x.code, x.name_zh, x.name_en, x.amount, "
-        "if(t.revenue = 0, NULL, toFloat64(x.amount) / toFloat64(t.revenue) * 100) "
-        "FROM (SELECT section, code, name_zh, name_en, amount, "
-        "multiIf(section = 'revenue', 1, section = 'cost_of_sales', 2, 4) AS sort FROM a "
-        "UNION ALL SELECT 'gross_profit', NULL, '營業毛利', 'Gross profit', revenue - cost, 3 FROM t "
-        "UNION ALL SELECT 'net_income', NULL, '本期淨利', 'Net income', revenue - cost - opex, 5 FROM t) AS x "
-        "CROSS JOIN t ORDER BY x.sort, x.code"
+        "GROUP BY section, code) "
+        "SELECT l.1, l.2, l.3, l.4, l.5, if(t.revenue = 0, NULL, toFloat64(l.5) / toFloat64(t.revenue) * 100) "
+        f"FROM (SELECT {_lines('section', _PL_SORT)}, "
+        "sumIf(amount, section = 'revenue') AS revenue, sumIf(amount, section = 'cost_of_sales') AS cost, "
+        "sumIf(amount, section = 'operating_expense') AS opex FROM a) AS t ARRAY JOIN arrayConcat(t.accounts, ["
+        f"{_line('gross_profit', '營業毛利', 'Gross profit', 'revenue - cost', 3)}, "
+        f"{_line('net_income', '本期淨利', 'Net income', 'revenue - cost - opex', 5)}]) AS l ORDER BY l.6, l.2"
     )
+
+
+_PL_SORT = "multiIf(section = 'revenue', 1, section = 'cost_of_sales', 2, 4)"
+_BS_SORT = "multiIf(section = 'asset', 1, section = 'liability', 2, 3)"
+
+
+# The statements read the ledger once: the accounts' lines are gathered into an array next to the totals the
+# computed lines need, then unfolded (ARRAY JOIN), instead of a UNION re-reading the ledger for each total.
+def _lines(*head: str) -> str:
+    """The accounts of `a` as an array `accounts` of (head..., code, name_zh, name_en, amount, sort)."""
+    *first, sort = head
+    fields = ", ".join([*first, "toNullable(code)", "name_zh", "name_en", "toDecimal128(amount, 4)",
+                        f"toUInt8({sort})"])
+    return f"groupArray(tuple({fields})) AS accounts"
+
+
+def _line(kind: str, name_zh: str, name_en: str, amount: str, sort: int, *head: str) -> str:
+    """A computed line (no account) shaped like `_lines`' elements."""
+    fields = ", ".join([*(f"'{h}'" for h in head), f"'{kind}'", "CAST(NULL, 'Nullable(String)')", f"'{name_zh}'",
+                        f"'{name_en}'", f"toDecimal128({amount}, 4)", f"toUInt8({sort})"])
+    return f"tuple({fields})"
 
 
 PROFIT_AND_LOSS = Report(
@@ -162,21 +180,24 @@ def _balance_sheet(ctx: QueryContext) -> str:
     return (
         "WITH a AS (SELECT m.account_type AS section, g.account_code AS code, any(m.name_zh) AS name_zh, "
         "any(m.name_en) AS name_en, "
-        "sum(if(m.account_type = 'asset', g.debit - g.credit, g.credit - g.debit)) AS amount "
+        "sum(if(m.account_type = 'asset', g.debit - g.credit, g.credit - g.debit)) AS amount, "
+        f"sumIf(g.credit - g.debit, g.period < {year_start}) AS before_year, "
+        f"sumIf(g.credit - g.debit, g.period >= {year_start}) AS this_year "
         f"FROM {gl} AS g INNER JOIN {master} AS m ON m.account_code = g.account_code "
-        f"WHERE m.account_type IN ('asset', 'liability', 'equity') AND {where} GROUP BY section, code), "
-        f"e AS (SELECT sumIf(g.credit - g.debit, g.period < {year_start}) AS retained, "
-        f"sumIf(g.credit - g.debit, g.period >= {year_start}) AS current FROM {gl} AS g "
-        f"INNER JOIN {master} AS m ON m.account_code = g.account_code "
-        f"WHERE m.account_type IN ('revenue', 'expense') AND {where}) "
-        "SELECT section, line, code, name_zh, name_en, amount FROM ("
-        "SELECT section, 'account' AS line, code, name_zh, name_en, amount, "
-        "multiIf(section = 'asset', 1, section = 'liability', 2, 3) AS sort FROM a "
-        "UNION ALL SELECT 'equity', 'retained_earnings', NULL, '累積盈虧', "
-        "'Retained earnings (prior years, unclosed)', retained, 4 FROM e "
-        "UNION ALL SELECT 'equity', 'current_earnings', NULL, '本期損益', 'Current-year earnings', current, 5 FROM e"
-        ") WHERE amount != 0 ORDER BY sort, code"
+        f"WHERE {where} GROUP BY section, code) "
+        "SELECT l.1, l.2, l.3, l.4, l.5, l.6 FROM (SELECT "
+        f"{_lines('section', _ACCOUNT, _BS_SORT)}, "
+        f"sumIf(before_year, {_EARNINGS}) AS retained, sumIf(this_year, {_EARNINGS}) AS current FROM a) AS t "
+        f"ARRAY JOIN arrayConcat(arrayFilter(x -> x.1 IN ('asset', 'liability', 'equity'), t.accounts), ["
+        f"{_line('retained_earnings', '累積盈虧', _RETAINED_EN, 'retained', 4, 'equity')}"
+        f", {_line('current_earnings', '本期損益', 'Current-year earnings', 'current', 5, 'equity')}]) AS l "
+        "WHERE l.6 != 0 ORDER BY l.7, l.3"
     )
+
+
+_ACCOUNT = "'account'"
+_RETAINED_EN = "Retained earnings (prior years, unclosed)"
+_EARNINGS = "section IN ('revenue', 'expense')"
 
 
 BALANCE_SHEET = Report(
