@@ -34,8 +34,10 @@ def _output_tax_summary(ctx: QueryContext) -> str:
     low, high = sorted((first, last))
     start = ctx.bind("period_start", period_start(low), "Date32")
     end = ctx.bind("period_end", period_end(high), "Date32")
-    branch = f" AND c.branch_code = {ctx.p('branch')}" if ctx.values.get("branch") else ""
     inv = ctx.table("v_w500_invoice_header")
+    # Every invoice has its customer (a foreign key): the customers are read only to keep one branch's.
+    branch = (f" AND i.customer_id IN (SELECT customer_id FROM {ctx.table('v_w100_customer_master')} "
+              f"WHERE branch_code = {ctx.p('branch')})") if ctx.values.get("branch") else ""
     ps = "s.ps"
     label = (f"concat(toString(toYear({ps}) - 1911), '年', leftPad(toString(toMonth({ps})), 2, '0'), '-', "
              f"leftPad(toString(toMonth({ps}) + 1), 2, '0'), '月')")
@@ -47,8 +49,7 @@ def _output_tax_summary(ctx: QueryContext) -> str:
         "toMonth(i.invoice_date) - (toMonth(i.invoice_date) + 1) % 2, 1) AS ps, toString(i.invoice_type) AS "
         "invoice_type, i.status != 'voided' AS valid, i.sales_amount AS sales_amount, i.tax_amount AS tax_amount, "
         "i.total_amount AS total_amount, ifNull(d.taxable, 0) AS taxable, ifNull(d.tax_free, 0) AS tax_free "
-        f"FROM {inv} AS i INNER JOIN {ctx.table('v_w100_customer_master')} AS c ON c.customer_id = i.customer_id "
-        "LEFT JOIN (SELECT d.invoice_id, sumIf(d.amount, d.tax_amount != 0) AS taxable, "
+        f"FROM {inv} AS i LEFT JOIN (SELECT d.invoice_id, sumIf(d.amount, d.tax_amount != 0) AS taxable, "
         f"sumIf(d.amount, d.tax_amount = 0) AS tax_free FROM {ctx.table('v_w500_invoice_detail')} AS d "
         f"WHERE d.invoice_id IN (SELECT invoice_id FROM {inv} WHERE invoice_date BETWEEN {start} AND {end}) "
         f"GROUP BY d.invoice_id) AS d ON d.invoice_id = i.invoice_id WHERE i.invoice_date BETWEEN {start} AND {end}"
