@@ -58,7 +58,7 @@ def _open_on(ctx: QueryContext, day: str) -> str:
         "sum(x.amount) AS amount_open FROM ("
         "SELECT f.invoice_id AS invoice_id, f.customer_id AS customer_id, f.invoice_date AS invoice_date, "
         f"toDecimal128(f.outstanding, 4) AS amount FROM {ctx.table('open_invoices')} AS f "
-        f"WHERE f.invoice_date <= {day} AND NOT (f.voided = 1 AND f.voided_on <= {day}) UNION ALL "
+        f"WHERE f.invoice_date <= {day} AND NOT (f.voided != 0 AND f.voided_on <= {day}) UNION ALL "
         "SELECT i.invoice_id, i.customer_id, i.invoice_date, toDecimal128(l.later, 4) "
         f"FROM {ctx.table('v_w500_invoice_header')} AS i INNER JOIN {later} AS l ON l.invoice_id = i.invoice_id "
         f"WHERE i.invoice_id IN (SELECT invoice_id FROM {later}) AND i.invoice_date <= {day} "
