@@ -247,11 +247,15 @@ PERIOD_INVOICES = Report(
 
 
 def _period_payments(ctx: QueryContext) -> str:
+    pay, in_range = ctx.table("v_w500_payment_record"), f"BETWEEN {ctx.p('date_from')} AND {ctx.p('date_to')}"
+    # Only the invoices these payments settle (a lookup by the invoices' sorting key, not every invoice).
+    invoices = (f"(SELECT * FROM {ctx.table('v_w500_invoice_header')} AS v WHERE v.invoice_id IN "
+                f"(SELECT q.invoice_id FROM {pay} AS q WHERE q.payment_date {in_range}))")
     return (
         "SELECT p.payment_id, p.payment_date, p.received_at, p.customer_id, c.branch_code, p.invoice_id, "
         "h.invoice_no, h.invoice_date, dateDiff('day', h.invoice_date, p.payment_date), p.amount, p.method, "
-        f"p.status, p.bank_reference FROM {ctx.table('v_w500_payment_record')} AS p "
-        f"INNER JOIN {ctx.table('v_w500_invoice_header')} AS h ON h.invoice_id = p.invoice_id "
+        f"p.status, p.bank_reference FROM {pay} AS p "
+        f"INNER JOIN {invoices} AS h ON h.invoice_id = p.invoice_id "
         f"INNER JOIN {ctx.table('v_w100_customer_master')} AS c ON c.customer_id = p.customer_id "
         f"WHERE p.payment_date BETWEEN {ctx.p('date_from')} AND {ctx.p('date_to')}{_branch(ctx, 'c.branch_code')} "
         "ORDER BY p.payment_date, p.payment_id"
