@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from api.reports.definition import Chart, Column, Drill, Param, Report
+from api.reports.library.receivables_as_of import not_voided_on, open_on, paid_sums
 from api.reports.query import QueryContext
 
 BRANCH = Param("branch", "branch", "分公司", "branch")
@@ -38,37 +39,6 @@ def _money(name: str, zh: str, en: str) -> Column:
 def _three_months_back(today: date) -> date:
     month = today.month - 2
     return date(today.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
-
-
-def _paid(ctx: QueryContext, where: str = "") -> str:
-    """Live payments summed per invoice (optionally limited by `where` on alias p)."""
-    return (f"(SELECT p.invoice_id, sum(p.amount) AS paid FROM {ctx.table('v_w500_payment_record')} AS p "
-            f"WHERE p.status != 'reversed'{where} GROUP BY p.invoice_id)")
-
-
-def _open_on(ctx: QueryContext, day: str) -> str:
-    """Per invoice open on `day` by the module's as-of rule: invoice_id, customer_id, invoice_date, amount_open
-    (never 0). What is open now (the streamed `open_invoices`, voided ones with their void day) plus the live
-    payments dated after `day`, which had not been made yet then: exact for any day, and cheap for a recent
-    one (a few thousand open invoices, the payments of the days since) instead of every invoice and payment."""
-    later = (f"(SELECT p.invoice_id, sum(p.amount) AS later FROM {ctx.table('v_w500_payment_record')} AS p "
-             f"WHERE p.status != 'reversed' AND p.payment_date > {day} GROUP BY p.invoice_id)")
-    return (
-        "(SELECT x.invoice_id AS invoice_id, any(x.customer_id) AS customer_id, any(x.invoice_date) AS invoice_date, "
-        "sum(x.amount) AS amount_open FROM ("
-        "SELECT f.invoice_id AS invoice_id, f.customer_id AS customer_id, f.invoice_date AS invoice_date, "
-        f"toDecimal128(f.outstanding, 4) AS amount FROM {ctx.table('open_invoices')} AS f "
-        f"WHERE f.invoice_date <= {day} AND NOT (f.voided != 0 AND f.voided_on <= {day}) UNION ALL "
-        "SELECT i.invoice_id, i.customer_id, i.invoice_date, toDecimal128(l.later, 4) "
-        f"FROM {ctx.table('v_w500_invoice_header')} AS i INNER JOIN {later} AS l ON l.invoice_id = i.invoice_id "
-        f"WHERE i.invoice_id IN (SELECT invoice_id FROM {later}) AND i.invoice_date <= {day} "
-        f"AND {_not_voided_on('i', day)}) AS x GROUP BY x.invoice_id HAVING amount_open != 0)"
-    )
-
-
-def _not_voided_on(alias: str, day: str) -> str:
-    return (f"NOT ({alias}.status = 'voided' AND ({alias}.voided_at IS NULL "
-            f"OR toDate({alias}.voided_at, 'Asia/Taipei') <= {day}))")
 
 
 def _branch(ctx: QueryContext, column: str) -> str:
@@ -93,7 +63,7 @@ def _ar_aging(ctx: QueryContext) -> str:
         "sumIf(o.amount_open, o.age > 30 AND o.age <= 60), sumIf(o.amount_open, o.age > 60 AND o.age <= 90), "
         "sumIf(o.amount_open, o.age > 90), sum(o.amount_open) AS outstanding, countIf(o.amount_open > 0) "
         f"FROM (SELECT n.customer_id, n.amount_open, dateDiff('day', n.invoice_date, {as_of}) AS age "
-        f"FROM {_open_on(ctx, as_of)} AS n) AS o "
+        f"FROM {open_on(ctx, as_of)} AS n) AS o "
         f"INNER JOIN {ctx.table('v_w100_customer_master')} AS c ON c.customer_id = o.customer_id "
         f"WHERE {ctx.customer_status('c')}{_branch(ctx, 'c.branch_code')} "
         "GROUP BY c.customer_id, c.customer_code, c.name_zh, c.branch_code ORDER BY outstanding DESC, c.customer_id"
@@ -129,13 +99,13 @@ def _invoice_payments(ctx: QueryContext) -> str:
         "SELECT i.invoice_id, i.invoice_no, i.invoice_date, i.due_date, dateDiff('day', i.invoice_date, "
         f"{as_of}), i.total_amount, ifNull(t.paid, 0), i.total_amount - ifNull(t.paid, 0), m.payment_id, "
         f"m.payment_date, m.amount, m.method, m.status FROM {ctx.table('v_w500_invoice_header')} AS i "
-        f"LEFT JOIN {_paid(ctx, until)} AS t ON t.invoice_id = i.invoice_id "
+        f"LEFT JOIN {paid_sums(ctx, until)} AS t ON t.invoice_id = i.invoice_id "
         "LEFT JOIN (SELECT toNullable(p.payment_id) AS payment_id, p.invoice_id, "
         "toNullable(p.payment_date) AS payment_date, toNullable(p.amount) AS amount, "
         "toNullable(toString(p.method)) AS method, toNullable(toString(p.status)) AS status "
         f"FROM {ctx.table('v_w500_payment_record')} AS p WHERE p.status != 'reversed'{until}) AS m "
         f"ON m.invoice_id = i.invoice_id WHERE i.customer_id = {customer} AND i.invoice_date <= {as_of} "
-        f"AND {_not_voided_on('i', as_of)}{open_only} "
+        f"AND {not_voided_on('i', as_of)}{open_only} "
         "ORDER BY i.invoice_date, i.invoice_id, m.payment_date, m.payment_id"
     )
 
