@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -259,7 +260,7 @@ class Engine:
         """Write a staged snapshot to the store, with the Kafka positions it reaches (atomically)."""
         meta = [] if positions is None else [(POSITIONS_KEY, encode(sorted(
             (topic, partition, offset) for (topic, partition), offset in positions.items()))),
-            (LAYOUT_KEY, encode(layout()))]
+            (LAYOUT_KEY, layout())]
         self.spaces.commit(staged, meta)
 
     def stored_positions(self) -> dict[tuple[str, int], int] | None:
@@ -267,7 +268,7 @@ class Engine:
         one kept in another layout (the families or projections changed since: it must be rebuilt)."""
         raw = self.store.get(POSITIONS_KEY)
         stored_layout = self.store.get(LAYOUT_KEY)
-        if raw is None or stored_layout is None or decode(stored_layout) != layout():
+        if raw is None or stored_layout != layout():
             return None
         return {(topic, partition): offset for topic, partition, offset in decode(raw)}
 
@@ -334,10 +335,12 @@ POSITIONS_KEY = bytes([255]) + b"positions"
 LAYOUT_KEY = bytes([255]) + b"layout"
 
 
-def layout() -> list[Any]:
-    """What the store's contents are made of: every family's keys and measures, every projection's fields."""
-    return [[[f.name, list(f.key_names), list(f.measures)] for f in FAMILIES.values()],
-            [[table, list(shape._fields)] for table, shape in sorted(SHAPES.items())]]  # type: ignore[attr-defined]
+@cache
+def layout() -> bytes:
+    """What the store's contents are made of, encoded: every family's keys and measures, every projection's
+    fields (fixed for the process, so built once)."""
+    return encode([[[f.name, list(f.key_names), list(f.measures)] for f in FAMILIES.values()],
+                   [[table, list(shape._fields)] for table, shape in sorted(SHAPES.items())]])  # type: ignore[attr-defined]
 
 _ROOT_TABLES: dict[str, str] = {
     "order": "w200.order_master",

@@ -148,10 +148,9 @@ def _line(r: w200.OrderDetail) -> Line:
 
 
 def _invoice(r: w500.InvoiceHeader) -> Invoice:
-    invoice_day = day_number(r.invoice_date)
-    voided_day = invoice_day if r.voided_at is None else taipei_day_number(r.voided_at)
-    return Invoice(r.customer_id, invoice_day, cents(r.total_amount), r.status == "voided",
-                   day_number(r.due_date), voided_day if r.status == "voided" else 0)
+    invoice_day, voided = day_number(r.invoice_date), r.status == "voided"
+    voided_day = 0 if not voided else invoice_day if r.voided_at is None else taipei_day_number(r.voided_at)
+    return Invoice(r.customer_id, invoice_day, cents(r.total_amount), voided, day_number(r.due_date), voided_day)
 
 
 def _payment(r: w500.PaymentRecord) -> Payment:

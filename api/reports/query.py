@@ -7,6 +7,7 @@ Contract: `QueryContext(report, values, scope)` is what `Report.sql(ctx)` receiv
 - `ctx.p(name)` is the bound placeholder of parameter `name` (`{name:Date32}`), `ctx.values[name]` its value
   (for building SQL by shape, e.g. a grouping chosen by a "choice" parameter, never pasted as text).
 - `ctx.bind(name, value, type)` binds an extra value computed in Python.
+- `ctx.customer_in_branch(column)`: ` AND column IN (the asked branch's customers)`, or nothing.
 - `ctx.customer_status(alias)`: the condition that keeps closed and blacklisted customers out of operational
   lists unless the caller asked for them (parameter `include_inactive`) and the role may see them.
 - `ctx.parameters` is every bound value, for the client's `parameters=`.
@@ -82,6 +83,14 @@ class QueryContext:
             return "1"
         statuses = self.bind("inactive_statuses", list(INACTIVE_CUSTOMER_STATUSES), "Array(String)")
         return f"{alias}.status NOT IN {statuses}"
+
+    def customer_in_branch(self, customer_column: str) -> str:
+        """` AND <customer_column>` is a customer of the asked `branch` (empty when none was asked): for rows
+        that carry only a customer id."""
+        if not self.values.get("branch"):
+            return ""
+        return (f" AND {customer_column} IN (SELECT customer_id FROM {self.table('v_w100_customer_master')} "
+                f"WHERE branch_code = {self.p('branch')})")
 
     def _bind(self, key: str, value: Any, type_: str) -> None:
         previous = self._types.get(key)

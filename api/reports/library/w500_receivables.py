@@ -45,13 +45,6 @@ def _branch(ctx: QueryContext, column: str) -> str:
     return f" AND {column} = {ctx.p('branch')}" if ctx.values.get("branch") else ""
 
 
-def _in_branch(ctx: QueryContext, customer_column: str) -> str:
-    if not ctx.values.get("branch"):
-        return ""
-    return (f" AND {customer_column} IN (SELECT customer_id FROM {ctx.table('v_w100_customer_master')} "
-            f"WHERE branch_code = {ctx.p('branch')})")
-
-
 def _today(ctx: QueryContext) -> str:
     return ctx.bind("today", ctx.today, "Date32") if ctx.today is not None else "toDate(now(), 'Asia/Taipei')"
 
@@ -150,12 +143,12 @@ def _collection_performance(ctx: QueryContext) -> str:
         f"SELECT {bucket('i.invoice_date')} AS b, count() AS invoices, sum(i.total_amount) AS invoiced, "
         f"toUInt64(0) AS payments, {zero} AS collected, {zero} AS weighted FROM {inv} AS i "
         f"WHERE i.invoice_date BETWEEN {start} AND {end} AND i.status != 'voided'"
-        f"{_in_branch(ctx, 'i.customer_id')} GROUP BY b UNION ALL "
+        f"{ctx.customer_in_branch('i.customer_id')} GROUP BY b UNION ALL "
         f"SELECT {bucket('p.payment_date')} AS b, toUInt64(0), {zero}, count(), sum(p.amount), "
         "sum(p.amount * dateDiff('day', h.invoice_date, p.payment_date)) "
         f"FROM {ctx.table('v_w500_payment_record')} AS p INNER JOIN {inv} AS h ON h.invoice_id = p.invoice_id "
         f"WHERE p.payment_date BETWEEN {start} AND {end} AND p.status != 'reversed'"
-        f"{_in_branch(ctx, 'p.customer_id')} GROUP BY b) AS s GROUP BY s.b ORDER BY s.b"
+        f"{ctx.customer_in_branch('p.customer_id')} GROUP BY b) AS s GROUP BY s.b ORDER BY s.b"
     )
 
 
@@ -227,8 +220,7 @@ def _period_payments(ctx: QueryContext) -> str:
         f"p.status, p.bank_reference FROM {pay} AS p "
         f"INNER JOIN {invoices} AS h ON h.invoice_id = p.invoice_id "
         f"INNER JOIN {ctx.table('v_w100_customer_master')} AS c ON c.customer_id = p.customer_id "
-        f"WHERE p.payment_date BETWEEN {ctx.p('date_from')} AND {ctx.p('date_to')}{_branch(ctx, 'c.branch_code')} "
-        "ORDER BY p.payment_date, p.payment_id"
+        f"WHERE p.payment_date {in_range}{_branch(ctx, 'c.branch_code')} ORDER BY p.payment_date, p.payment_id"
     )
 
 

@@ -36,8 +36,7 @@ def _output_tax_summary(ctx: QueryContext) -> str:
     end = ctx.bind("period_end", period_end(high), "Date32")
     inv = ctx.table("v_w500_invoice_header")
     # Every invoice has its customer (a foreign key): the customers are read only to keep one branch's.
-    branch = (f" AND i.customer_id IN (SELECT customer_id FROM {ctx.table('v_w100_customer_master')} "
-              f"WHERE branch_code = {ctx.p('branch')})") if ctx.values.get("branch") else ""
+    branch = ctx.customer_in_branch("i.customer_id")
     ps = "s.ps"
     label = (f"concat(toString(toYear({ps}) - 1911), '年', leftPad(toString(toMonth({ps})), 2, '0'), '-', "
              f"leftPad(toString(toMonth({ps}) + 1), 2, '0'), '月')")
