@@ -19,7 +19,7 @@ Contract:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
@@ -254,6 +254,8 @@ class Engine:
         """Snapshot what the last batch (or tick) changed, for `commit` once its output is written."""
         if self._meta.get("today") != self.today:
             self._meta.put("today", self.today)
+        if self._meta.get("version") != self._version:  # the newest version the staged output carries
+            self._meta.put("version", self._version)
         return self.spaces.stage()
 
     def commit(self, staged: Staged, positions: dict[tuple[str, int], int] | None = None) -> None:
@@ -265,19 +267,36 @@ class Engine:
 
     def stored_positions(self) -> dict[tuple[str, int], int] | None:
         """The positions the store's state was committed at, or None when it holds no committed state, or
-        one kept in another layout (the families or projections changed since: it must be rebuilt)."""
+        one kept in another layout (the families or projections changed since: it must be rebuilt), or one
+        without the newest version it produced (`resume`)."""
         raw = self.store.get(POSITIONS_KEY)
         stored_layout = self.store.get(LAYOUT_KEY)
-        if raw is None or stored_layout != layout():
-            return None
+        if raw is None or stored_layout != layout() or self._meta.get("version") is None:
+            return None  # the version: a store written before it was kept cannot tell which cells are newer
         return {(topic, partition): offset for topic, partition, offset in decode(raw)}
 
-    def resume(self) -> None:
-        """Take up the business day and the open sales windows the store holds (after a restart)."""
+    def resume(self) -> int:
+        """Take up the business day and the open sales windows the store holds (after a restart); returns
+        the newest version of any output the stored state had produced: cells written with a newer one
+        came from batches whose state was lost (see `rewrite`)."""
         stored_day = self._meta.get("today")
         if stored_day is not None:
             self.today = stored_day
         self._open_sales = {key for key, _ in self._open_sales_space.entries()}
+        version: int = self._meta.get("version") or 0  # set whenever `stored_positions` is not None
+        self._version = max(self._version, version)
+        return version
+
+    def rewrite(self, cells: Mapping[str, Iterable[tuple[Any, ...]]]) -> Output:
+        """Rows for these cells as the state holds them (deleted if it holds none), with a new version: what
+        undoes cells a lost batch wrote, since replaying its changes in other batches may never touch them
+        again (a line added in one batch and removed in the next nets to nothing when both replay together)."""
+        for family, keys in cells.items():
+            for key in keys:
+                self.aggregates.touch(family, key)
+        out = Output()
+        self._emit(out)
+        return out
 
     def use_store(self, store: Store, *, cache_entries: int) -> None:
         """Keep the state in `store` from now on, with at most `cache_entries` per space in memory (before

@@ -6,7 +6,9 @@ Contract for `recover(pipeline, sink)` (called before the worker consumes anythi
    ClickHouse has a checkpoint (it was not dropped for a rebuild), the engine resumes from the store: the
    checkpoint is the store's positions, nothing is loaded or recomputed, so a restart takes seconds
    whatever the history. The store's state is never ahead of ClickHouse's data (the pipeline commits it
-   after the data is written), so the replay from its positions rewrites at most what ClickHouse has.
+   after the data is written), but ClickHouse may be ahead of it: the cells that batches after it wrote
+   (newer than the store's last version) are first rewritten as the store holds them, then the replay
+   from its positions brings them forward again, in whatever batches it forms.
 Otherwise the store is wiped and rebuilt from ClickHouse (a new machine, a lost disk, after a rebuild):
 1. the engine's state is loaded from the current-state tables (the rows every aggregate reads);
 2. every aggregate is recomputed from that state and compared with the aggregate tables; only the cells
@@ -102,6 +104,15 @@ def corrections(engine: Engine, sink: ClickHouseSink, rebuilt: Output) -> Output
     return out
 
 
+def lost_cells(engine: Engine, sink: Sink, stored_version: int) -> Output:
+    """The cells written after the store's state (by batches whose state was lost in a crash), as that state
+    holds them: step 0's replay may never touch them again (see `Engine.rewrite`)."""
+    lost = {family.name: [family.from_columns(tuple(r[k] for k in family.key_names))
+                          for r in sink.keys_since(family.table, stored_version, engine.shard.index)]
+            for family in FAMILIES.values()}
+    return engine.rewrite(lost)
+
+
 def load_checkpoint(sink: Sink, shard: Shard) -> dict[tuple[str, int], int]:
     """This shard's next offset per partition (LayoutMismatch if another shard count wrote any)."""
     rows = sink.latest("stream_offsets")
@@ -140,10 +151,11 @@ async def recover(pipeline: Pipeline, sink: ClickHouseSink) -> RecoveryReport:
     pipeline.freshness = load_freshness(sink, engine.shard.index)
     stored = engine.stored_positions()
     if stored is not None and checkpoint:
-        engine.resume()
         pipeline.checkpoint = stored
-        report = RecoveryReport(0, 0, 0, time.perf_counter() - started, resumed=True)
-        log.info("resumed from the engine's store at %d positions in %.1fs", len(stored), report.seconds)
+        undone = await pipeline.write_output(lost_cells(engine, sink, engine.resume()), engine.stage())
+        report = RecoveryReport(0, 0, undone, time.perf_counter() - started, resumed=True)
+        log.info("resumed from the engine's store at %d positions in %.1fs (%d cells of lost batches undone)",
+                 len(stored), report.seconds, undone)
         return report
     engine.wipe()
     loaded = load_state(engine, sink)

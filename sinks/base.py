@@ -13,6 +13,8 @@ Contract (the contract tests in tests/unit/sinks/contract.py hold every implemen
   those are worth retrying; anything else (a type mismatch, a column the table lacks, a bug) is permanent.
 - `latest(table)` returns the live rows as a ReplacingMergeTree reader sees them: per key, the row with
   the highest `_version`, left out when that row has `_deleted = 1` (unversioned tables: every row).
+- `keys_since(table, version, shard)` returns the key columns (a row of just those) of every row of a
+  versioned table written with a `_version` above `version` for that shard, deleted ones included, each once.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ class NotAttempted(SinkError):
 
 
 class Sink(ABC):
-    """Buffers rows per table and writes them in batches; subclasses implement `write_batch` and `latest`."""
+    """Buffers rows per table and writes them in batches; subclasses implement `write_batch`, `latest` and
+    `keys_since`."""
 
     def __init__(self, defs: Mapping[str, TableDef] | None = None) -> None:
         self.defs = dict(defs) if defs is not None else table_defs()
@@ -107,6 +110,10 @@ class Sink(ABC):
     def latest(self, table: str, shard: int | None = None) -> list[Row]:
         """The live rows of `table` (see the module contract); with `shard`, only that worker shard's rows
         (of a table with a `shard` column)."""
+
+    @abstractmethod
+    def keys_since(self, table: str, version: int, shard: int) -> list[Row]:
+        """The keys of a versioned table's rows written above `version` by `shard` (the module contract)."""
 
     def close(self) -> None:
         """Release connections; rows not flushed are discarded (the default holds no connection)."""

@@ -101,6 +101,11 @@ class ClickHouseSink(Sink):
             where += " WHERE " + " AND ".join(conditions)
         return self.query_rows(f"SELECT * FROM `{self.database}`.`{table}`{where}", {"s": shard})
 
+    def keys_since(self, table: str, version: int, shard: int) -> list[Row]:
+        keys = ", ".join(f"`{k}`" for k in self.defs[table].keys)
+        return self.query_rows(f"SELECT DISTINCT {keys} FROM `{self.database}`.`{table}` "
+                               "WHERE _version > {v:UInt64} AND shard = {s:UInt16}", {"v": version, "s": shard})
+
     def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[Row]:
         """Rows as dicts; datetimes always timezone-aware (clickhouse-connect returns UTC ones naive)."""
         result = self.client.query(sql, parameters=parameters)

@@ -30,3 +30,9 @@ class MemorySink(Sink):
             if held is None or row["_version"] >= held["_version"]:
                 winners[key] = row
         return [dict(r) for r in winners.values() if not r["_deleted"]]
+
+    def keys_since(self, table: str, version: int, shard: int) -> list[Row]:
+        keys = self.defs[table].keys
+        found = {tuple(r[k] for k in keys): None for r in self.written.get(table, [])
+                 if r["_version"] > version and r.get("shard", 0) == shard}
+        return [dict(zip(keys, key, strict=True)) for key in found]

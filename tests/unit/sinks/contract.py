@@ -17,7 +17,9 @@ from sinks.ddl import VERSION_COLUMNS, TableDef
 ITEMS = TableDef("contract_items", (("id", "Int64"), ("name", "String"), ("amount", "Decimal(18, 4)"),
                                     ("at", "DateTime64(3, 'UTC')"), *VERSION_COLUMNS), ("id",))
 LOG = TableDef("contract_log", (("seq", "Int64"), ("text", "String")), ("seq",), versioned=False)
-DEFS = {ITEMS.name: ITEMS, LOG.name: LOG}
+CELLS = TableDef("contract_cells", (("k", "String"), ("n", "Int64"), *VERSION_COLUMNS, ("shard", "UInt16")),
+                 ("k", "shard"))
+DEFS = {ITEMS.name: ITEMS, LOG.name: LOG, CELLS.name: CELLS}
 AT = datetime(2026, 11, 30, 1, 2, 3, tzinfo=UTC)
 
 
@@ -36,6 +38,16 @@ class SinkContract:
     @pytest.fixture
     def sink(self) -> Sink:
         return self.make_sink(DEFS)
+
+    def test_keys_since_a_version_are_every_newer_write_of_the_shard_once(self, sink: Sink) -> None:
+        def cell(k: str, version: int, shard: int = 0, deleted: int = 0) -> dict[str, Any]:
+            return {"k": k, "n": version, "_version": version, "_deleted": deleted, "shard": shard}
+
+        sink.add(CELLS.name, [cell("old", 3), cell("a", 5), cell("a", 6), cell("gone", 7, deleted=1),
+                              cell("other", 9, shard=1), cell("edge", 4)])
+        sink.flush()
+        assert sorted(r["k"] for r in sink.keys_since(CELLS.name, 4, 0)) == ["a", "gone"]
+        assert sink.keys_since(CELLS.name, 4, 1) == [{"k": "other", "shard": 1}]
 
     def test_nothing_visible_before_flush(self, sink: Sink) -> None:
         sink.add(ITEMS.name, [item(1, "a", 1)])
