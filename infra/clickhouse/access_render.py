@@ -120,8 +120,11 @@ PINNED: dict[str, str] = {
 # partitions by a predicate under FINAL when the partition key is not in the sorting key (ClickHouse issue
 # #104263), so a month of invoices read all of them. Pruning is exact here: ReplacingMergeTree deduplicates only
 # within a partition, and the engine writes a deletion of a row's old image into its old month partition when an
-# update moves it (agents/engine.py), so every partition alone answers FINAL correctly for its own rows.
-READ_SETTINGS: dict[str, str] = {"defer_partition_pruning_after_final": "0"}
+# update moves it (agents/engine.py), so every partition alone answers FINAL correctly for its own rows. For the
+# same reason FINAL need not merge across partitions: each month is deduplicated alone (and a merged month, one
+# part, not at all), which took a customer's payments under FINAL from 41 to 11 ms at one year.
+READ_SETTINGS: dict[str, str] = {"defer_partition_pruning_after_final": "0",
+                                 "do_not_merge_across_partitions_select_final": "1"}
 
 
 def _limits(bi: BiAccessSettings) -> dict[str, int]:

@@ -38,8 +38,9 @@ class TestClickHouseSink(SinkContract):
 
 
 def test_final_reads_only_the_months_asked_for_and_a_moved_row_stays_exact(stack: StackSettings) -> None:
-    """The stack's profile (infra/clickhouse/access_render.py READ_SETTINGS) prunes month partitions under FINAL;
-    with the engine's tombstone in the old month (agents/engine.py), each month alone is still exact."""
+    """The stack's profile (infra/clickhouse/access_render.py READ_SETTINGS) prunes month partitions under FINAL
+    and deduplicates each month alone; with the engine's tombstone in the old month (agents/engine.py), each
+    month alone is still exact."""
     database = f"prune_{uuid.uuid4().hex[:8]}"
     client = get_client(stack, database="default")
     client.command(f"CREATE DATABASE `{database}`")
@@ -64,10 +65,13 @@ def test_final_reads_only_the_months_asked_for_and_a_moved_row_stays_exact(stack
         march, march_read = read("2026-03-01", "2026-03-31")
         assert january == (499, sum(range(1001, 1500)), 0)
         assert march == (501, sum(range(3000, 3500)) + 7, 1)
+        everything = sum(sum(range(m * 1000, m * 1000 + 500)) for m in range(1, 13)) - 1000 + 7
+        assert read("2026-01-01", "2026-12-31")[0] == (6000, everything, 1)  # each month deduplicated alone
         # One month's parts (FINAL may read a part's rows twice when it splits ranges), not all 6,002 rows.
         assert january_read < 1_200 and march_read < 1_200, (january_read, march_read)
-        setting = client.query("SELECT getSetting('defer_partition_pruning_after_final')").result_rows[0][0]
-        assert not setting
+        settings = client.query("SELECT getSetting('defer_partition_pruning_after_final'), "
+                                "getSetting('do_not_merge_across_partitions_select_final')").result_rows[0]
+        assert settings == (False, True)
     finally:
         client.command(f"DROP DATABASE `{database}`")
         client.close()

@@ -277,4 +277,6 @@ def test_every_profile_prunes_month_partitions_under_final(plan: AccessPlan) -> 
     root = ET.fromstring(render_users_xml(plan))
     for profile in ("default", "bi_readonly"):
         assert root.findtext(f"profiles/{profile}/defer_partition_pruning_after_final") == "0", profile
+        assert root.findtext(f"profiles/{profile}/do_not_merge_across_partitions_select_final") == "1", profile
     assert "defer_partition_pruning_after_final = 0" in render_sql(plan)
+    assert "do_not_merge_across_partitions_select_final = 1" in render_sql(plan)
