@@ -9,12 +9,6 @@ from __future__ import annotations
 from api.reports.query import QueryContext
 
 
-def paid_sums(ctx: QueryContext, where: str = "") -> str:
-    """Live payments summed per invoice (optionally limited by `where` on alias p)."""
-    return (f"(SELECT p.invoice_id, sum(p.amount) AS paid FROM {ctx.table('v_w500_payment_record')} AS p "
-            f"WHERE p.status != 'reversed'{where} GROUP BY p.invoice_id)")
-
-
 def open_on(ctx: QueryContext, day: str) -> str:
     """Per invoice open on `day` by the as-of rule: invoice_id, customer_id, invoice_date, amount_open
     (never 0). What is open now (the streamed `open_invoices`, voided ones with their void day) plus the live

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from api.reports.definition import Chart, Column, Drill, Param, Report
-from api.reports.library.receivables_as_of import not_voided_on, open_on, paid_sums
+from api.reports.library.receivables_as_of import not_voided_on, open_on
 from api.reports.query import QueryContext
 
 BRANCH = Param("branch", "branch", "分公司", "branch")
@@ -86,20 +86,25 @@ AR_AGING = Report(
 
 def _invoice_payments(ctx: QueryContext) -> str:
     as_of, customer = ctx.p("as_of"), ctx.p("customer_id")
-    until = f" AND p.customer_id = {customer} AND p.payment_date <= {as_of}"
-    open_only = " AND i.total_amount - ifNull(t.paid, 0) != 0" if ctx.values.get("open_only") else ""
+    inv = ctx.table("v_w500_invoice_header")
+    # Every live payment of the customer's invoices (whoever paid, as ar_aging counts them), read once: the
+    # rows, and summed per invoice over them for what was paid as of the day.
+    open_only = " WHERE total - paid != 0" if ctx.values.get("open_only") else ""
     return (
-        "SELECT i.invoice_id, i.invoice_no, i.invoice_date, i.due_date, dateDiff('day', i.invoice_date, "
-        f"{as_of}), i.total_amount, ifNull(t.paid, 0), i.total_amount - ifNull(t.paid, 0), m.payment_id, "
-        f"m.payment_date, m.amount, m.method, m.status FROM {ctx.table('v_w500_invoice_header')} AS i "
-        f"LEFT JOIN {paid_sums(ctx, until)} AS t ON t.invoice_id = i.invoice_id "
+        "SELECT invoice_id, invoice_no, invoice_date, due_date, age, total, paid, total - paid, payment_id, "
+        "payment_date, amount, method, status FROM (SELECT i.invoice_id AS invoice_id, i.invoice_no AS invoice_no, "
+        f"i.invoice_date AS invoice_date, i.due_date AS due_date, dateDiff('day', i.invoice_date, {as_of}) AS age, "
+        "i.total_amount AS total, sum(ifNull(m.amount, 0)) OVER (PARTITION BY i.invoice_id) AS paid, "
+        "m.payment_id AS payment_id, m.payment_date AS payment_date, m.amount AS amount, m.method AS method, "
+        f"m.status AS status FROM {inv} AS i "
         "LEFT JOIN (SELECT toNullable(p.payment_id) AS payment_id, p.invoice_id, "
         "toNullable(p.payment_date) AS payment_date, toNullable(p.amount) AS amount, "
         "toNullable(toString(p.method)) AS method, toNullable(toString(p.status)) AS status "
-        f"FROM {ctx.table('v_w500_payment_record')} AS p WHERE p.status != 'reversed'{until}) AS m "
+        f"FROM {ctx.table('v_w500_payment_record')} AS p WHERE p.status != 'reversed' AND p.payment_date <= {as_of} "
+        f"AND p.invoice_id IN (SELECT invoice_id FROM {inv} WHERE customer_id = {customer})) AS m "
         f"ON m.invoice_id = i.invoice_id WHERE i.customer_id = {customer} AND i.invoice_date <= {as_of} "
-        f"AND {not_voided_on('i', as_of)}{open_only} "
-        "ORDER BY i.invoice_date, i.invoice_id, m.payment_date, m.payment_id"
+        f"AND {not_voided_on('i', as_of)}){open_only} "
+        "ORDER BY invoice_date, invoice_id, payment_date, payment_id"
     )
 
 
@@ -120,8 +125,9 @@ INVOICE_PAYMENTS = Report(
              _money("payment_amount", "收款金額", "payment"),
              Column("method", "text", "收款方式", "method"), Column("payment_status", "text", "收款狀態", "status")),
     sql=_invoice_payments, source="query_time",
-    how="Current invoice and payment rows (v_w500_*) read as of the day by the module's as-of rule; one row "
-        "per payment (an invoice without payments has one row with empty payment columns).",
+    how="Current invoice and payment rows (v_w500_*) read as of the day by the module's as-of rule; every live "
+        "payment of the invoice counts, whoever paid it (as in ar_aging); one row per payment (an invoice "
+        "without payments has one row with empty payment columns).",
     key=("invoice_id", "payment_id"),
 )
 

@@ -51,12 +51,12 @@ TRUTHS = {
         GROUP BY 1, 2, 3, 4""", ({}, {"as_of": "2026-10-31"}, {"as_of": "2026-11-15", "branch": "TPE"},
                                   {"as_of": "2026-09-30", "include_inactive": "true"})),
     "invoice_payments": Truth(f"""
-        WITH p AS ({_LIVE} AND payment_date <= %(as_of)s AND customer_id = %(customer_id)s GROUP BY 1)
+        WITH p AS ({_LIVE} AND payment_date <= %(as_of)s GROUP BY 1)
         SELECT i.invoice_id, i.invoice_no, i.invoice_date, i.due_date, %(as_of)s::date - i.invoice_date, i.total_amount,
                coalesce(p.paid, 0), i.total_amount - coalesce(p.paid, 0), m.payment_id, m.payment_date, m.amount,
                m.method, m.status
         FROM w500.invoice_header i JOIN w100.customer_master c USING (customer_id) LEFT JOIN p USING (invoice_id)
-        LEFT JOIN w500.payment_record m ON m.invoice_id = i.invoice_id AND m.customer_id = %(customer_id)s
+        LEFT JOIN w500.payment_record m ON m.invoice_id = i.invoice_id
              AND m.status <> 'reversed' AND m.payment_date <= %(as_of)s
         WHERE i.customer_id = %(customer_id)s AND {_ON_AS_OF} AND {_BRANCHES}
           AND (NOT %(open_only)s OR i.total_amount - coalesce(p.paid, 0) <> 0)""",

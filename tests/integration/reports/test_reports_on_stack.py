@@ -16,14 +16,19 @@ import psycopg
 import pytest
 
 from api.access.policy import load_policy
+from api.access.rows import RowScope
 from api.access.seed_demo_users import DemoUser, demo_passwords_file, seed_demo_users
 from api.reports.catalog import catalog
 from api.reports.definition import Report
 from api.reports.describe import sensitive
+from api.reports.parameters import parse
 from api.reports.rights import families_needed
+from api.reports.runner import all_rows, prepare
+from infra.clickhouse.runner import get_client
 from infra.clock import SystemClock, business_day
 from infra.settings import StackSettings
-from infra.verify.reports import report_differences
+from infra.verify.report_truth import Truth, truths
+from infra.verify.reports import check_report, principals, report_differences
 from tests.integration.access_helpers import api_get
 from tests.integration.reports.sign_in import password_token, with_mfa
 from tests.integration.streaming.helpers import simulator_running, wait_until_verified
@@ -63,6 +68,43 @@ def test_every_report_equals_the_truth_after_a_mixed_live_workload(stack: StackS
     assert set(checked) == set(catalog()), "every report is checked"
     empty = sorted(report for report, cells in checked.items() if cells == 0)
     assert len(empty) <= len(checked) // 5, f"reports whose cases returned no rows: {empty}"
+
+
+def test_a_payment_made_by_another_customer_counts_for_the_invoice_it_pays(stack: StackSettings) -> None:
+    """A parent company pays its branch's invoice: the invoice's customer sees it paid in invoice_payments, as
+    ar_aging and open_invoices count it (every live payment of the invoice, whoever paid)."""
+    with psycopg.connect(stack.postgres.dsn(), autocommit=True) as conn:
+        found = conn.execute("SELECT invoice_id, customer_id FROM w500.invoice_header WHERE status <> 'voided' "
+                             "AND total_amount > paid_amount + 1 ORDER BY invoice_id LIMIT 1").fetchone()
+        assert found is not None, "an open invoice to pay"
+        invoice_id, owner = found
+        inserted = conn.execute(
+            "INSERT INTO w500.payment_record (payment_id, invoice_id, customer_id, payment_date, received_at, "
+            "amount, method, status) SELECT max(payment_id) + 1000000, %s, (SELECT min(customer_id) FROM "
+            "w100.customer_master WHERE customer_id <> %s), current_date, now(), 1.00, 'cash', 'received' "
+            "FROM w500.payment_record RETURNING payment_id", (invoice_id, owner)).fetchone()
+        assert inserted is not None
+        payment_id = inserted[0]
+        conn.execute("UPDATE w500.invoice_header SET paid_amount = paid_amount + 1, updated_at = now() "
+                     "WHERE invoice_id = %s", (invoice_id,))
+    assert wait_until_verified(stack) == []
+    report = catalog()["invoice_payments"]
+    case = {"customer_id": str(owner), "open_only": "false"}
+    clickhouse = get_client(stack)
+    try:
+        with psycopg.connect(stack.postgres.dsn()) as conn:
+            diffs, cells = check_report(report, Truth(truths(stack)["invoice_payments"].sql, (case,)), conn,
+                                        clickhouse, load_policy(stack.access.policy_file),
+                                        business_day(SystemClock().now()))
+        policy, head_office, today = load_policy(stack.access.policy_file), principals()[0], business_day(SystemClock().now())
+        values = parse(report, case, today, head_office, policy)
+        rows = all_rows(clickhouse, prepare(report, values, RowScope(head_office, policy), today))
+    finally:
+        clickhouse.close()
+    assert diffs == [] and cells > 0
+    names = [c.name for c in report.columns]
+    paid = {row[names.index("payment_id")] for row in rows if row[names.index("invoice_id")] == invoice_id}
+    assert payment_id in paid
 
 
 def _sample(report: Report, today: date) -> dict[str, str]:
