@@ -319,9 +319,7 @@ def _receivable_exceptions(ctx: QueryContext) -> str:
     start, end = ctx.p("date_from"), ctx.p("date_to")
     inv, pay, unsettled = (ctx.table("v_w500_invoice_header"), ctx.table("v_w500_payment_record"),
                            ctx.table("open_invoices"))
-    # An invoice's live payments are its total less what is still open (0 unless it is in open_invoices). A
-    # payment's invoice is looked up only where it can make an exception (voided, or the payment bounced): the
-    # few of those, not every invoice paid in the range.
+    # An invoice's live payments are its total less what is still open (0 unless it is in open_invoices).
     in_range = f"p.payment_date BETWEEN {start} AND {end}"
     return (
         "SELECT e.exception, e.invoice_id, e.invoice_no, e.invoice_date, e.customer_id, c.branch_code, "
@@ -343,9 +341,8 @@ def _receivable_exceptions(ctx: QueryContext) -> str:
         "h.invoice_no, h.invoice_date, p.customer_id, toString(h.status), h.total_amount, h.paid_amount, "
         "toDecimal128(h.total_amount - ifNull(u.outstanding, 0), 4), toNullable(p.payment_id), "
         "toNullable(p.payment_date), toNullable(p.amount), toNullable(toString(p.status)), toDecimal128(p.amount, 4) "
-        f"FROM {pay} AS p INNER JOIN (SELECT * FROM {inv} AS v WHERE v.status = 'voided' OR v.invoice_id IN "
-        f"(SELECT p.invoice_id FROM {pay} AS p WHERE {in_range} AND p.status = 'bounced')) AS h "
-        "ON h.invoice_id = p.invoice_id "
+        f"FROM {pay} AS p INNER JOIN (SELECT * FROM {inv} AS v WHERE v.invoice_id IN "
+        f"(SELECT p.invoice_id FROM {pay} AS p WHERE {in_range})) AS h ON h.invoice_id = p.invoice_id "
         f"LEFT JOIN (SELECT o.invoice_id, o.outstanding FROM {unsettled} AS o) AS u ON u.invoice_id = p.invoice_id "
         f"WHERE {in_range} AND (p.status = 'bounced' OR (p.status != 'reversed' AND h.status = 'voided'))) AS e "
         f"INNER JOIN {ctx.table('v_w100_customer_master')} AS c ON c.customer_id = e.customer_id "
