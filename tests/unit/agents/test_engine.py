@@ -226,3 +226,20 @@ def test_a_store_kept_in_another_layout_is_not_resumed() -> None:
     assert Engine(FixedClock(b.T0), store=store).stored_positions() == {("t", 0): 1}
     store.write([(LAYOUT_KEY, encode([["an older layout"]]))])
     assert Engine(FixedClock(b.T0), store=store).stored_positions() is None  # recovered from ClickHouse instead
+
+
+def test_a_store_knows_the_newest_version_it_produced_or_is_not_resumed() -> None:
+    store = MemoryStore()
+    first = Engine(FixedClock(b.T0), store=store)
+    first.apply([b.change("w500.invoice_header", None, b.invoice(1))])
+    newest = first._version
+    first.commit(first.stage(), {("t", 0): 1})
+    first.apply([b.change("w500.invoice_header", None, b.invoice(2))])  # staged, never committed: lost
+    first.stage()
+    second = Engine(FixedClock(b.T0), store=store)
+    assert second.stored_positions() == {("t", 0): 1} and second.resume() == newest > 0
+    assert second.next_version() > newest
+    older = Engine(FixedClock(b.T0), store=store)
+    older._meta.put("version", None)  # a store written before the version was kept
+    older.commit(older.spaces.stage(), {("t", 0): 1})  # not `stage()`: it would record the version again
+    assert Engine(FixedClock(b.T0), store=store).stored_positions() is None
