@@ -1,8 +1,11 @@
 """A hypothesis state machine over the engine as the worker drives it: changes happen in PostgreSQL, reach
 the engine late and interleaved across tables (in order per row, as Kafka keeps them), are replayed after
 restarts that lose what was not committed, and the engine's cache is far smaller than its state, so old
-roots are read back from the store. Whenever everything emitted has been delivered, every aggregate equals
-a rebuild from the GENERATOR's own final rows (not the engine's)."""
+roots are read back from the store. Everything the engine outputs is written to a sink at once, before its
+state is committed (ClickHouse ahead of the store, as after a kill between a batch's write and its commit),
+and a restart first undoes the cells of lost batches (`recovery.lost_cells`). Whenever everything emitted
+has been delivered, every aggregate, in the engine and in the sink, equals a rebuild from the GENERATOR's own
+final rows (not the engine's)."""
 
 from __future__ import annotations
 
@@ -14,12 +17,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from agents.engine import Change, Engine
+from agents.engine import Change, Engine, Output
 from agents.projections import project
+from agents.recovery import lost_cells
 from agents.spaces import Staged
 from agents.store import MemoryStore
 from infra.clock import FixedClock
+from schemas.outputs import FAMILIES
 from schemas.registry import TABLES
+from sinks.memory import MemorySink
 from tests.unit.agents import builders as b
 from tests.unit.agents.test_engine import row_makers
 
@@ -36,6 +42,12 @@ def truth(rows: dict[tuple[str, Any], Any]) -> dict[str, Any]:
     return engine.aggregates.snapshot()
 
 
+def written(sink: MemorySink) -> dict[str, Any]:
+    """The cells a reader of the sink sees, shaped as the engine's snapshot."""
+    return {f.name: {f.from_columns(tuple(r[k] for k in f.key_names)): [r[m] for m in f.measures]
+                     for r in sink.latest(f.table)} for f in FAMILIES.values()}
+
+
 class EngineMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -46,12 +58,18 @@ class EngineMachine(RuleBasedStateMachine):
         self.staged: list[tuple[Staged, list[int]]] = []  # staged, not yet committed (oldest first)
         self.committed: list[int] = []  # log positions whose effect the store holds
         self.store = MemoryStore()
+        self.sink = MemorySink()
         self.engine = self._open()
 
     def _open(self) -> Engine:
         engine = Engine(FixedClock(b.T0), store=self.store, cache_entries=2)
-        engine.resume()
+        self.write(lost_cells(engine, self.sink, engine.resume()))
         return engine
+
+    def write(self, out: Output) -> None:
+        for table, rows in out.rows.items():
+            self.sink.add(table, rows)
+        self.sink.flush()
 
     @rule(edits=st.lists(st.tuples(st.sampled_from(TABLE_NAMES), st.integers(1, 2), st.integers(0, 2**16),
                                     st.integers(0, 4)), min_size=1, max_size=8))
@@ -77,7 +95,7 @@ class EngineMachine(RuleBasedStateMachine):
     def deliver(self, picks: list[str]) -> None:
         """One batch: the next change of each picked table, in the order picked (tables interleave freely)."""
         batch = [self.queues[t].popleft() for t in picks if self.queues[t]]
-        self.engine.apply([self.log[i] for i in batch])
+        self.write(self.engine.apply([self.log[i] for i in batch]))
         self.delivered += batch
 
     @precondition(lambda self: any(self.queues.values()))
@@ -109,7 +127,7 @@ class EngineMachine(RuleBasedStateMachine):
         """Already-applied changes, old ones included, arrive again (a replay from an older checkpoint)."""
         done = self.committed + self.staged_positions() + self.delivered
         if done:
-            self.engine.apply([self.log[done[p % len(done)]] for p in picks])
+            self.write(self.engine.apply([self.log[done[p % len(done)]] for p in picks]))
 
     @rule()
     def crash_and_restart(self) -> None:
@@ -123,7 +141,9 @@ class EngineMachine(RuleBasedStateMachine):
     def equals_the_truth_once_everything_is_delivered(self) -> None:
         if any(self.queues.values()):
             return
-        assert self.engine.aggregates.snapshot() == truth(self.rows)
+        expected = truth(self.rows)
+        assert self.engine.aggregates.snapshot() == expected
+        assert written(self.sink) == expected
 
     def teardown(self) -> None:
         """Deliver what is still on its way, restart once more, and compare."""
@@ -134,6 +154,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.commit_oldest()
         self.engine = self._open()
         assert self.engine.aggregates.snapshot() == truth(self.rows)
+        assert written(self.sink) == truth(self.rows)
 
 
 EngineMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=40, deadline=None,
