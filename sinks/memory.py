@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+from typing import Any
+
 from sinks.base import Row, Sink
 from sinks.ddl import TableDef
 
+_MONTH_PARTITION = re.compile(r"toYYYYMM\((?:assumeNotNull\()?`(\w+)`")
+
+
+def _partition(definition: TableDef, row: Row) -> Any:
+    """The month partition a row lands in (None for an unpartitioned table), as `toYYYYMM` computes it."""
+    found = _MONTH_PARTITION.match(definition.partition_by or "")
+    if found is None:
+        return None
+    value = row[found.group(1)]
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC)
+    return None if value is None else (value.year, value.month)
+
 
 class MemorySink(Sink):
-    """Keeps every written row per table; `latest` deduplicates like ReplacingMergeTree FINAL."""
+    """Keeps every written row per table; `latest` deduplicates like ReplacingMergeTree FINAL as our profiles
+    read it: within each month partition (`do_not_merge_across_partitions_select_final`), so a row moved to
+    another month shows twice unless its old month holds a deletion of it."""
 
     def __init__(self, defs: dict[str, TableDef] | None = None) -> None:
         super().__init__(defs)
@@ -25,7 +44,7 @@ class MemorySink(Sink):
             return [dict(r) for r in rows]
         winners: dict[tuple[object, ...], Row] = {}
         for row in rows:  # later rows win ties, as the last inserted row does in ClickHouse
-            key = tuple(row[k] for k in definition.keys)
+            key = (_partition(definition, row), *(row[k] for k in definition.keys))
             held = winners.get(key)
             if held is None or row["_version"] >= held["_version"]:
                 winners[key] = row

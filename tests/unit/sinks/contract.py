@@ -5,7 +5,7 @@ A subclass provides `make_sink(defs)`, returning an empty sink whose tables exis
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,9 @@ ITEMS = TableDef("contract_items", (("id", "Int64"), ("name", "String"), ("amoun
 LOG = TableDef("contract_log", (("seq", "Int64"), ("text", "String")), ("seq",), versioned=False)
 CELLS = TableDef("contract_cells", (("k", "String"), ("n", "Int64"), *VERSION_COLUMNS, ("shard", "UInt16")),
                  ("k", "shard"))
-DEFS = {ITEMS.name: ITEMS, LOG.name: LOG, CELLS.name: CELLS}
+MOVES = TableDef("contract_moves", (("id", "Int64"), ("day", "Date32"), *VERSION_COLUMNS), ("id",),
+                 partition_by="toYYYYMM(`day`)")
+DEFS = {ITEMS.name: ITEMS, LOG.name: LOG, CELLS.name: CELLS, MOVES.name: MOVES}
 AT = datetime(2026, 11, 30, 1, 2, 3, tzinfo=UTC)
 
 
@@ -48,6 +50,15 @@ class SinkContract:
         sink.flush()
         assert sorted(r["k"] for r in sink.keys_since(CELLS.name, 4, 0)) == ["a", "gone"]
         assert sink.keys_since(CELLS.name, 4, 1) == [{"k": "other", "shard": 1}]
+
+    def test_each_month_partition_is_deduplicated_alone(self, sink: Sink) -> None:
+        """As our profiles read FINAL: a row moved to another month needs a deletion in its old one."""
+        def row(id_: int, month: int, version: int, deleted: int = 0) -> dict[str, Any]:
+            return {"id": id_, "day": date(2026, month, 15), "_version": version, "_deleted": deleted}
+
+        sink.add(MOVES.name, [row(1, 1, 1), row(2, 1, 1), row(1, 3, 5), row(2, 1, 4, deleted=1), row(2, 3, 5)])
+        sink.flush()
+        assert sorted((r["id"], r["day"].month) for r in sink.latest(MOVES.name)) == [(1, 1), (1, 3), (2, 3)]
 
     def test_nothing_visible_before_flush(self, sink: Sink) -> None:
         sink.add(ITEMS.name, [item(1, "a", 1)])
