@@ -71,8 +71,9 @@ def test_every_report_equals_the_truth_after_a_mixed_live_workload(stack: StackS
 
 
 def test_a_payment_made_by_another_customer_counts_for_the_invoice_it_pays(stack: StackSettings) -> None:
-    """A parent company pays its branch's invoice: the invoice's customer sees it paid in invoice_payments, as
-    ar_aging and open_invoices count it (every live payment of the invoice, whoever paid)."""
+    """A parent company pays its subsidiary's invoice: the invoice's customer sees it paid in invoice_payments,
+    as ar_aging and open_invoices count it (every live payment of the invoice, whoever paid). The payer is of
+    the same branch: a branch sees payments by its own customers (roles.yaml; the README says what remains)."""
     with psycopg.connect(stack.postgres.dsn(), autocommit=True) as conn:
         found = conn.execute("SELECT invoice_id, customer_id FROM w500.invoice_header WHERE status <> 'voided' "
                              "AND total_amount > paid_amount + 1 ORDER BY invoice_id LIMIT 1").fetchone()
@@ -80,9 +81,10 @@ def test_a_payment_made_by_another_customer_counts_for_the_invoice_it_pays(stack
         invoice_id, owner = found
         inserted = conn.execute(
             "INSERT INTO w500.payment_record (payment_id, invoice_id, customer_id, payment_date, received_at, "
-            "amount, method, status) SELECT max(payment_id) + 1000000, %s, (SELECT min(customer_id) FROM "
-            "w100.customer_master WHERE customer_id <> %s), current_date, now(), 1.00, 'cash', 'received' "
-            "FROM w500.payment_record RETURNING payment_id", (invoice_id, owner)).fetchone()
+            "amount, method, status) SELECT max(payment_id) + 1000000, %s, (SELECT min(p.customer_id) FROM "
+            "w100.customer_master p JOIN w100.customer_master o ON o.branch_code = p.branch_code "
+            "WHERE o.customer_id = %s AND p.customer_id <> o.customer_id), current_date, now(), 1.00, 'cash', "
+            "'received' FROM w500.payment_record RETURNING payment_id", (invoice_id, owner)).fetchone()
         assert inserted is not None
         payment_id = inserted[0]
         conn.execute("UPDATE w500.invoice_header SET paid_amount = paid_amount + 1, updated_at = now() "
