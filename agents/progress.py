@@ -10,13 +10,19 @@ mark. `snapshot()` then gives a JSON-ready dict for the status file:
 - `catching_up`: true while the backlog is at least `catching_up_records`, or until every partition has once
   been consumed to its end since the start (the initial snapshot, a rebuild, a restart after a long stop).
 Pure and clock-free (the caller passes `now`), so it is tested without Kafka.
+
+`Recovering(write, every)` covers the start before that (a full recovery loads and recomputes for minutes
+at a year of history, with no batch to report on): a thread calls `write({"recovering": True, ...})` every
+`every` seconds until the block ends, so the status stays fresh and says what the worker is doing.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 RATE_WINDOW_SECONDS = 30.0
@@ -84,3 +90,27 @@ class Progress:
         return {"backlog": self.backlog, "backlog_by_table": {t: n for t, n in sorted(self._backlog.items()) if n},
                 "rate": round(self.rate, 1), "eta_seconds": self.eta_seconds, "catching_up": self.catching_up,
                 "positions_known": self._known}
+
+
+class Recovering:
+    """While recovery runs, a status saying so every `every` seconds (see the module contract)."""
+
+    def __init__(self, write: Callable[[dict[str, Any]], None], every: float = 2.0) -> None:
+        self.write, self.every = write, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="recovering-status", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.write({"recovering": True, "catching_up": True, "backlog": 0})
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self) -> Recovering:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -53,7 +53,7 @@ from agents.engine import Engine
 from agents.lease import WorkerLease, version_floor
 from agents.metrics import watch_gc
 from agents.pipeline import DeadLetter, Pipeline
-from agents.progress import Progress
+from agents.progress import Progress, Recovering
 from agents.recovery import recover
 from agents.shards import Shard
 from agents.store import RocksStore
@@ -266,6 +266,12 @@ class Worker:
             self._standby_logged = time.monotonic()
             log.info("standby: the worker lease is held (PostgreSQL backend %s); waiting to take over", holder)
 
+    def recovering_status(self, progress: dict[str, Any]) -> None:
+        """The status while recovery runs (before any batch): up, catching up, and since when."""
+        write_status(self.settings.worker_status_file, {
+            "pid": os.getpid(), "started_at": self.started_at, "batches": 0, "events_applied": 0,
+            "dead_lettered": 0, "shard": self.shard.index, "shards": self.shard.count, **progress})
+
     def _write_status(self) -> None:
         pipeline = self.pipeline
         if self.fatal is None:
@@ -332,7 +338,8 @@ def main() -> int:
                                    frozenset(worker.decoder.topics), hold_seconds=settings.worker.barrier_hold_seconds)
     log.info("holding the worker lease of %s, epoch %d", worker.shard, epoch)
     try:
-        asyncio.run(worker.recover())
+        with Recovering(worker.recovering_status):
+            asyncio.run(worker.recover())
     except Exception as error:  # e.g. a ClickHouse table that does not match its definition (SchemaMismatch)
         worker.record_fatal(error, "the streaming worker cannot start")
         return EXIT_FAILED

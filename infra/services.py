@@ -96,6 +96,10 @@ def judge_worker(status: dict[str, Any] | None, live: bool, now: datetime, stale
         return WorkerHealth("stalled", f"{backlog:,} records behind and nothing written for {quiet:.0f}s", status)
     counts = (f"pid {status['pid']}, {status['batches']} batches, {status['events_applied']} events applied, "
               f"{status['dead_lettered']} dead-lettered")
+    if status.get("recovering"):
+        since = _age(str(status["started_at"]), now) or 0.0
+        return WorkerHealth("catching_up", f"recovering its state from ClickHouse for {since:.0f}s (pid "
+                                           f"{status['pid']}); nothing applied yet", status)
     if status.get("catching_up", False):
         when = "ETA unknown" if eta is None else f"ETA {eta:.0f}s"
         return WorkerHealth("catching_up", f"catching up: {backlog:,} records behind at "

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agents.progress import Progress
+from agents.progress import Progress, Recovering
 from infra.services import judge_worker
 
 TOPICS = {"lg.w200.order_master": "w200.order_master", "lg.w500.invoice_header": "w500.invoice_header"}
@@ -72,3 +73,26 @@ def test_up_catching_up_stalled_failed_down() -> None:
     assert judge(None)[0] == "down"
     never_wrote = status(written_at=None, backlog=5, started_at=(NOW - timedelta(seconds=61)).isoformat())
     assert judge(never_wrote)[0] == "stalled"
+
+
+def test_a_long_recovery_keeps_the_status_fresh_and_says_so() -> None:
+    """A full recovery at a year of history takes minutes before any batch: the worker is catching up, not
+    down, and the status is rewritten all along (then the block ends and the batches' status takes over)."""
+    written: list[dict[str, Any]] = []
+    three = threading.Event()
+
+    def write(progress: dict[str, Any]) -> None:
+        written.append(progress)
+        if len(written) >= 3:
+            three.set()
+
+    with Recovering(write, every=0.01):
+        assert three.wait(5)
+    count = len(written)
+    assert written[0] == {"recovering": True, "catching_up": True, "backlog": 0}
+    assert not any(t.name == "recovering-status" for t in threading.enumerate())
+    assert len(written) == count  # nothing written after the block
+    state, detail = judge(status(batches=0, events_applied=0, written_at=None, **written[0],
+                                 started_at=(NOW - timedelta(minutes=7)).isoformat()))
+    assert state == "catching_up" and "recovering its state from ClickHouse for 420s" in detail
+    assert judge_worker(status(recovering=True), True, NOW, stale_seconds=15, stall_seconds=60).up
