@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -55,10 +57,19 @@ class StreamMetrics:
                                       registry=r)
         self.gc_pause_seconds = Histogram("lg_stream_gc_pause_seconds", "Python garbage-collection pauses (the "
                                           "event loop stands still)", buckets=SECONDS, registry=r)
+        # Pauses measured by the gc callback, observed later from ordinary code (`flush_gc_pauses`).
+        self.gc_pauses: deque[float] = deque(maxlen=100_000)
         self.lag_ms = Gauge("lg_stream_table_lag_ms", "Commit-to-visible lag of the newest change, by table",
                             ["table"], registry=r, multiprocess_mode="livemax")
 
+    def flush_gc_pauses(self) -> None:
+        """Observe the garbage-collection pauses `watch_gc` noted since the last call."""
+        pauses = self.gc_pauses
+        while pauses:
+            self.gc_pause_seconds.observe(pauses.popleft())
+
     def observe_batch(self, report: BatchReport) -> None:
+        self.flush_gc_pauses()
         self.batch_size.observe(report.records)
         self.write_seconds.observe(report.write_seconds)
         for phase, seconds in report.phases.items():
@@ -79,14 +90,20 @@ class StreamMetrics:
             self.applied.labels(table).inc(count)
 
 
-def watch_gc(metrics: StreamMetrics) -> None:
-    """Time every garbage collection of this process into `gc_pause_seconds` (call once, in the worker)."""
+def watch_gc(metrics: StreamMetrics) -> Callable[[str, dict[str, Any]], None]:
+    """Time every garbage collection of this process into `metrics.gc_pauses` (call once, in the worker);
+    `flush_gc_pauses` moves them into `gc_pause_seconds`.
+
+    The callback must not touch a metric: a collection can start inside prometheus_client while it holds
+    a value's (non-reentrant) lock, and observing then waits on that lock forever. That froze a worker in
+    CI: no batch, no status, never restarted (it was still running)."""
     started = [0.0]
 
     def callback(phase: str, _info: dict[str, Any]) -> None:
         if phase == "start":
             started[0] = time.perf_counter()
         else:
-            metrics.gc_pause_seconds.observe(time.perf_counter() - started[0])
+            metrics.gc_pauses.append(time.perf_counter() - started[0])  # atomic, takes no lock
 
     gc.callbacks.append(callback)
+    return callback

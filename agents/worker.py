@@ -73,6 +73,7 @@ log = logging.getLogger("luckygas.worker")
 
 FREEZE_EVERY_SECONDS = 30.0
 TICK_SECONDS = 1.0
+GROUP_COMMIT_SECONDS = 10.0  # the group commit mirrors the checkpoint for lag tools only: never wait long on it
 EXIT_FAILED = 70  # EX_SOFTWARE: the worker stopped on an error it cannot get past by retrying
 
 
@@ -186,8 +187,9 @@ class Worker:
         except Exception as error:
             await self._fail(error)
             return
+        self.pipeline.metrics.flush_gc_pauses()
+        self._write_status()  # first: whatever the group commit below does, the status stays current
         await self._commit_checkpoint_to_group()
-        self._write_status()
         if time.monotonic() - self._frozen_at > FREEZE_EVERY_SECONDS:
             # The state is millions of long-lived tuples without reference cycles; a full collection
             # would walk all of them (pauses of seconds at 90 days of history). Freezing moves what
@@ -205,9 +207,9 @@ class Worker:
         offsets = {tp: checkpoint[(tp.topic, tp.partition)] for tp in consumer.assignment()
                    if (tp.topic, tp.partition) in checkpoint}
         try:
-            if offsets and await consumer._commit(offsets):
+            if offsets and await asyncio.wait_for(consumer._commit(offsets), GROUP_COMMIT_SECONDS):
                 self._group_committed = checkpoint
-        except Exception as exc:  # a commit racing a rebalance fails; the next tick retries
+        except Exception as exc:  # racing a rebalance, or no coordinator yet: the next tick retries
             log.debug("group commit skipped: %r", exc)
 
     async def _seek_to_our_checkpoint(self, sender: Any, /, *_: Any, signal: BaseSignalT[Any], **__: Any) -> None:
