@@ -183,15 +183,32 @@ def api_healthy(settings: StackSettings) -> bool:
     return response.status_code in (200, 401)
 
 
+def _recovering(settings: StackSettings) -> bool:
+    """A worker still recovers its state, and says so in a fresh status."""
+    health = worker_health(settings)
+    return health.up and bool((health.status or {}).get("recovering"))
+
+
 def start_worker(settings: StackSettings, timeout: float = 180.0) -> None:
-    """Start every shard's worker not running; return once all are up (StackError if one exits)."""
+    """Start every shard's worker not running; return once all are up, past their recovery (StackError if
+    one exits, or if one is neither up nor recovering after `timeout`: a recovery that reports itself is
+    waited for however long it takes, minutes at a year of history)."""
     processes = worker_processes(settings)
     for shard, process in enumerate(processes):
         if not process.running():
             settings.worker_status_of(shard).unlink(missing_ok=True)
             process.start()
-    wait_until(lambda: worker_healthy(settings) or not all(p.running() for p in processes), timeout,
-               "streaming worker", processes[0].log_file)
+
+    def started() -> bool:
+        return (worker_healthy(settings) and not _recovering(settings)) or not all(p.running() for p in processes)
+
+    while True:
+        try:
+            wait_until(started, timeout, "streaming worker", processes[0].log_file)
+            break
+        except StackError:
+            if not _recovering(settings):
+                raise
     if not worker_healthy(settings):
         logs = ", ".join(str(p.log_file) for p in processes)
         raise StackError(f"a streaming worker exited during start ({worker_status(settings)[1]}); see {logs}")
