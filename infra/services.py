@@ -183,9 +183,8 @@ def api_healthy(settings: StackSettings) -> bool:
     return response.status_code in (200, 401)
 
 
-def _recovering(settings: StackSettings) -> bool:
+def _recovering(health: WorkerHealth) -> bool:
     """A worker still recovers its state, and says so in a fresh status."""
-    health = worker_health(settings)
     return health.up and bool((health.status or {}).get("recovering"))
 
 
@@ -200,14 +199,15 @@ def start_worker(settings: StackSettings, timeout: float = 180.0) -> None:
             process.start()
 
     def started() -> bool:
-        return (worker_healthy(settings) and not _recovering(settings)) or not all(p.running() for p in processes)
+        health = worker_health(settings)
+        return (health.up and not _recovering(health)) or not all(p.running() for p in processes)
 
     while True:
         try:
             wait_until(started, timeout, "streaming worker", processes[0].log_file)
             break
         except StackError:
-            if not _recovering(settings):
+            if not _recovering(worker_health(settings)):
                 raise
     if not worker_healthy(settings):
         logs = ", ".join(str(p.log_file) for p in processes)
